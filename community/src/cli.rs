@@ -1,0 +1,465 @@
+//! Defines cassachange's command line: the clap types and nothing else.
+//!
+//! Flags keep the original's names and short forms (`-c -k -f -u -p -v`); `--config`,
+//! `--profile` and `--verbose` are accepted before or after the command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_yaml_ng::Value;
+
+/// Schema migrations for Apache Cassandra and DataStax AstraDB.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cassachange",
+    disable_version_flag = true,
+    after_help = "Exit codes: 0 success, 1 failure (script, validation, rollback), \
+                  2 usage/config/connection error, 3 deploy lock held, 70 internal error."
+)]
+pub struct Cli {
+    /// Path to cassachange.yml [default: ./cassachange.yml]
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Named profile from cassachange.yml (else CASSACHANGE_PROFILE, else default_profile)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Debug logging
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// Print the version and edition (community, or enterprise with its plugin version)
+    #[arg(long, short = 'V')]
+    pub version: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (V pending, R changed, A always), under the deploy lock
+    Deploy(DeployArgs),
+    /// Roll back versioned migrations with their U scripts
+    Rollback(RollbackArgs),
+    /// Lint all scripts offline, without connecting to Cassandra
+    Validate(ValidateArgs),
+    /// Show migration history, pending scripts and drift
+    Status(StatusArgs),
+    /// Inspect and recover from a failed deploy: FAILED scripts and the deploy lock
+    Repair(RepairArgs),
+    /// Generate a baseline V script from a live keyspace
+    Baseline(BaselineArgs),
+    /// Show the immutable audit log (enterprise)
+    Audit(AuditArgs),
+}
+
+/// Connection flags shared by every command that talks to Cassandra.
+#[derive(Debug, Args, Default)]
+pub struct ConnectionArgs {
+    /// Comma-separated Cassandra contact points
+    #[arg(long, value_name = "HOSTS")]
+    pub hosts: Option<String>,
+    /// Native protocol port [default: 9042]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Cassandra username
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// Cassandra password (prefer CASSANDRA_PASSWORD: flags are visible in process lists)
+    #[arg(long, short = 'p')]
+    pub password: Option<String>,
+    /// AstraDB application token (AstraCS:...)
+    #[arg(long)]
+    pub astra_token: Option<String>,
+    /// Path to the AstraDB secure connect bundle .zip
+    #[arg(long, value_name = "ZIP")]
+    pub secure_connect_bundle: Option<PathBuf>,
+    /// Keyspace of cassachange's own tables
+    #[arg(long, value_name = "KEYSPACE")]
+    pub history_keyspace: Option<String>,
+    /// History table name [default: change_history]
+    #[arg(long, value_name = "TABLE")]
+    pub history_table: Option<String>,
+}
+
+/// Target keyspace selection.
+#[derive(Debug, Args, Default)]
+pub struct KeyspaceArgs {
+    /// Target keyspace (overrides cassachange.yml)
+    #[arg(long, short = 'k')]
+    pub keyspace: Option<String>,
+    /// Comma-separated target keyspaces
+    #[arg(long)]
+    pub keyspaces: Option<String>,
+}
+
+/// `deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    #[command(flatten)]
+    pub ks: KeyspaceArgs,
+    /// Migration scripts folder [default: ./migrations]
+    #[arg(long, short = 'f', value_name = "DIR")]
+    pub root_folder: Option<PathBuf>,
+    /// Print the plan; take no lock and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the dry-run plan as JSON to FILE (implies --dry-run)
+    #[arg(long, value_name = "FILE")]
+    pub dry_run_output: Option<PathBuf>,
+    /// Release tag stored with every script run
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Per-statement timeout in seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Wait up to this long for a held deploy lock (e.g. 30s, 5m) instead of failing
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<String>,
+}
+
+/// `rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    #[command(flatten)]
+    pub ks: KeyspaceArgs,
+    /// Migration scripts folder [default: ./migrations]
+    #[arg(long, short = 'f', value_name = "DIR")]
+    pub root_folder: Option<PathBuf>,
+    /// Roll back every applied version above this one
+    #[arg(long, value_name = "VERSION", conflicts_with = "tag")]
+    pub target_version: Option<String>,
+    /// Roll back every version deployed under this tag
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Print what would be undone; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Per-statement timeout in seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Wait up to this long for a held deploy lock (e.g. 30s, 5m) instead of failing
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<String>,
+}
+
+/// Output format of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable report.
+    #[default]
+    Text,
+    /// One JSON document for CI tools.
+    Json,
+}
+
+/// `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Migration scripts folder [default: ./migrations]
+    #[arg(long, short = 'f', value_name = "DIR")]
+    pub root_folder: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    #[command(flatten)]
+    pub ks: KeyspaceArgs,
+    /// Migration scripts folder, for pending and drifted scripts [default: ./migrations]
+    #[arg(long, short = 'f', value_name = "DIR")]
+    pub root_folder: Option<PathBuf>,
+    /// Only rows deployed under this tag
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+/// `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    #[command(flatten)]
+    pub ks: KeyspaceArgs,
+    /// List FAILED scripts and the lock; change nothing
+    #[arg(long)]
+    pub list: bool,
+    /// Force-release the deploy lock (only when no deploy is running)
+    #[arg(long, conflicts_with = "list")]
+    pub release_lock: bool,
+    /// Repair only this script file name
+    #[arg(long, value_name = "SCRIPT_FILENAME")]
+    pub script: Option<String>,
+}
+
+/// `baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Keyspace to introspect
+    #[arg(long, short = 'k')]
+    pub keyspace: Option<String>,
+    /// Output directory [default: root_folder]
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Version of the generated file
+    #[arg(long, value_name = "VERSION", default_value = "0.0.0")]
+    pub baseline_version: String,
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    #[command(flatten)]
+    pub ks: KeyspaceArgs,
+    /// Only this run
+    #[arg(long, value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    /// Maximum rows, newest first
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+/// A command-line override: config key, value, flag name.
+pub type Flag = (&'static str, Value, &'static str);
+
+fn push<T: Into<Value>>(out: &mut Vec<Flag>, key: &'static str, flag: &'static str, v: Option<T>) {
+    if let Some(v) = v {
+        out.push((key, v.into(), flag));
+    }
+}
+
+fn path(p: Option<&PathBuf>) -> Option<String> {
+    p.map(|p| p.to_string_lossy().into_owned())
+}
+
+impl ConnectionArgs {
+    fn flags(&self, out: &mut Vec<Flag>) {
+        push(out, "hosts", "--hosts", self.hosts.clone());
+        push(out, "port", "--port", self.port.map(u64::from));
+        push(out, "username", "--username", self.username.clone());
+        push(out, "password", "--password", self.password.clone());
+        push(
+            out,
+            "astra_token",
+            "--astra-token",
+            self.astra_token.clone(),
+        );
+        push(
+            out,
+            "secure_connect_bundle",
+            "--secure-connect-bundle",
+            path(self.secure_connect_bundle.as_ref()),
+        );
+        push(
+            out,
+            "history_keyspace",
+            "--history-keyspace",
+            self.history_keyspace.clone(),
+        );
+        push(
+            out,
+            "history_table",
+            "--history-table",
+            self.history_table.clone(),
+        );
+    }
+}
+
+impl KeyspaceArgs {
+    fn flags(&self, out: &mut Vec<Flag>) {
+        push(out, "keyspace", "--keyspace", self.keyspace.clone());
+        push(out, "keyspaces", "--keyspaces", self.keyspaces.clone());
+    }
+}
+
+impl Command {
+    /// The configuration keys this command's flags override.
+    pub fn flags(&self) -> Vec<Flag> {
+        let mut out = Vec::new();
+        match self {
+            Command::Deploy(a) => {
+                a.conn.flags(&mut out);
+                a.ks.flags(&mut out);
+                push(
+                    &mut out,
+                    "root_folder",
+                    "--root-folder",
+                    path(a.root_folder.as_ref()),
+                );
+                push(&mut out, "tag", "--tag", a.tag.clone());
+                push(&mut out, "timeout", "--timeout", a.timeout);
+                push(&mut out, "lock_wait", "--lock-wait", a.lock_wait.clone());
+            }
+            Command::Rollback(a) => {
+                a.conn.flags(&mut out);
+                a.ks.flags(&mut out);
+                push(
+                    &mut out,
+                    "root_folder",
+                    "--root-folder",
+                    path(a.root_folder.as_ref()),
+                );
+                push(&mut out, "timeout", "--timeout", a.timeout);
+                push(&mut out, "lock_wait", "--lock-wait", a.lock_wait.clone());
+            }
+            Command::Validate(a) => {
+                push(
+                    &mut out,
+                    "root_folder",
+                    "--root-folder",
+                    path(a.root_folder.as_ref()),
+                );
+            }
+            Command::Status(a) => {
+                a.conn.flags(&mut out);
+                a.ks.flags(&mut out);
+                push(
+                    &mut out,
+                    "root_folder",
+                    "--root-folder",
+                    path(a.root_folder.as_ref()),
+                );
+            }
+            Command::Repair(a) => {
+                a.conn.flags(&mut out);
+                a.ks.flags(&mut out);
+            }
+            Command::Baseline(a) => {
+                a.conn.flags(&mut out);
+                push(&mut out, "keyspace", "--keyspace", a.keyspace.clone());
+            }
+            Command::Audit(a) => {
+                a.conn.flags(&mut out);
+                a.ks.flags(&mut out);
+            }
+        }
+        out
+    }
+
+    /// The command's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Deploy(_) => "deploy",
+            Command::Rollback(_) => "rollback",
+            Command::Validate(_) => "validate",
+            Command::Status(_) => "status",
+            Command::Repair(_) => "repair",
+            Command::Baseline(_) => "baseline",
+            Command::Audit(_) => "audit",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn original_flags_parse_in_both_positions() {
+        let cli = Cli::try_parse_from([
+            "cassachange",
+            "-c",
+            "x.yml",
+            "deploy",
+            "--profile",
+            "prod",
+            "-k",
+            "ks",
+            "-f",
+            "m",
+            "--tag",
+            "r1",
+            "--dry-run-output",
+            "p.json",
+            "--timeout",
+            "120",
+            "-u",
+            "me",
+            "-p",
+            "pw",
+            "--hosts",
+            "a,b",
+            "--history-keyspace",
+            "h",
+            "-v",
+        ])
+        .unwrap();
+        assert!(cli.verbose);
+        assert_eq!(cli.profile.as_deref(), Some("prod"));
+        let Some(Command::Deploy(d)) = &cli.command else {
+            panic!()
+        };
+        assert_eq!(d.ks.keyspace.as_deref(), Some("ks"));
+        assert_eq!(d.timeout, Some(120.0));
+        let keys: Vec<&str> = cli.command.unwrap().flags().iter().map(|f| f.0).collect();
+        assert_eq!(
+            keys,
+            [
+                "hosts",
+                "username",
+                "password",
+                "history_keyspace",
+                "keyspace",
+                "root_folder",
+                "tag",
+                "timeout"
+            ]
+        );
+    }
+
+    #[test]
+    fn per_command_flags_of_the_original() {
+        for args in [
+            &["rollback", "--target-version", "1.1.0", "--dry-run"][..],
+            &["rollback", "--tag", "release-2.1.0"],
+            &["status", "--tag", "t", "--keyspace", "k"],
+            &["repair", "--list"],
+            &["repair", "--release-lock"],
+            &["repair", "--script", "V1__x.cql", "-k", "ks"],
+            &[
+                "baseline",
+                "--keyspace",
+                "k",
+                "--output",
+                "d",
+                "--baseline-version",
+                "1.0.0",
+            ],
+            &["audit", "--run-id", "r", "--limit", "5", "--keyspace", "k"],
+            &["validate", "--root-folder", "m", "--format", "json"],
+            &["deploy", "--keyspaces", "a,b", "--lock-wait", "30s"],
+        ] {
+            let mut argv = vec!["cassachange"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        assert!(Cli::try_parse_from([
+            "cassachange",
+            "rollback",
+            "--tag",
+            "t",
+            "--target-version",
+            "1"
+        ])
+        .is_err());
+    }
+}

@@ -1,0 +1,682 @@
+//! Defines `Settings`, the one typed configuration every command reads, and how it is
+//! built: `cassachange.yml`, the selected `profiles.<name>` deep-merged over it,
+//! environment variables, then command-line flags (CLI > env > profile > base > defaults).
+
+mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml_ng::{Mapping, Value};
+
+use schema::{as_bool, as_duration, as_list, as_port, as_seconds, scalar_str, KEYS};
+pub use schema::{parse_duration, Problem};
+
+/// The default configuration file, read from the working directory when present.
+pub const DEFAULT_CONFIG: &str = "cassachange.yml";
+/// Default lock TTL, as the original's.
+pub const DEFAULT_LOCK_TTL: u32 = 1800;
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that needs it (the driver, a request).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where a setting came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A key in the file (dotted path, e.g. `profiles.dev.port`).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The key path.
+        key: String,
+    },
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, key } => write!(f, "{}: {key}", path.display()),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// What `checksum_drift` says to do when an applied versioned script changed on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriftPolicy {
+    /// Report it and carry on (the default).
+    #[default]
+    Warn,
+    /// Refuse to deploy.
+    Error,
+}
+
+/// TLS settings for a plain Cassandra connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// `ssl: true`.
+    pub enabled: bool,
+    /// CA bundle to verify the server against.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    /// Client key for mutual TLS.
+    pub key_file: Option<PathBuf>,
+    /// Check the server certificate's name/IP (`ssl_verify_hostname`, default true).
+    pub verify_hostname: bool,
+}
+
+/// A notification channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    /// `slack`, `teams` or `webhook`.
+    pub kind: String,
+    /// Inline URL (`webhook_url` or `url`).
+    pub url: Option<Secret>,
+    /// Name of the environment variable holding the URL.
+    pub url_env: Option<String>,
+    /// HTTP method for generic webhooks.
+    pub method: Option<String>,
+    /// Request timeout.
+    pub timeout: Option<Duration>,
+    /// Extra headers; `${VAR}` is replaced from the environment when sent.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The `notifications` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notifications {
+    /// Events to send; empty means all.
+    pub on_events: Vec<String>,
+    /// Where to send them.
+    pub channels: Vec<Channel>,
+}
+
+/// The fully resolved configuration of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration file read, if any.
+    pub config_file: Option<PathBuf>,
+    /// The active profile.
+    pub profile: Option<String>,
+    /// Contact points.
+    pub hosts: Vec<String>,
+    /// Native-protocol port.
+    pub port: u16,
+    /// Login name.
+    pub username: Option<String>,
+    /// Login password.
+    pub password: Option<Secret>,
+    /// AstraDB application token.
+    pub astra_token: Option<Secret>,
+    /// AstraDB secure connect bundle.
+    pub secure_connect_bundle: Option<PathBuf>,
+    /// TLS for plain Cassandra.
+    pub tls: Tls,
+    /// Target keyspaces, in order.
+    pub keyspaces: Vec<String>,
+    /// Keyspace of `change_history`, `deploy_lock` and `audit_log`.
+    pub history_keyspace: Option<String>,
+    /// Name of the history table.
+    pub history_table: String,
+    /// Folder of migration scripts.
+    pub root_folder: PathBuf,
+    /// Per-statement timeout; `None` is the driver default.
+    pub timeout: Option<Duration>,
+    /// Debug logging.
+    pub verbose: bool,
+    /// `dry_run: true` in the file.
+    pub dry_run: bool,
+    /// Release tag from the file.
+    pub tag: Option<String>,
+    /// Environment label for notifications.
+    pub environment: Option<String>,
+    /// What to do on checksum drift.
+    pub checksum_drift: DriftPolicy,
+    /// Lock lease length.
+    pub lock_ttl: Duration,
+    /// How long to wait for a held lock (zero: fail at once).
+    pub lock_wait: Duration,
+    /// Notifications.
+    pub notifications: Option<Notifications>,
+    /// `secrets_provider`, for the enterprise plugin.
+    pub secrets_provider: Option<String>,
+    /// `secrets`: config key → URI, for the enterprise plugin.
+    pub secrets: BTreeMap<String, String>,
+    /// Where each key's value came from.
+    pub origins: BTreeMap<&'static str, Origin>,
+}
+
+/// Why the configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `--config` names a file that does not exist.
+    #[error("config file '{0}' does not exist")]
+    NotFound(PathBuf),
+    /// The file could not be read.
+    #[error("cannot read config file '{path}': {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("{path}:{location}: invalid YAML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// `line:column`, when known.
+        location: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// Keys or values are wrong.
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// One entry per problem.
+        problems: Vec<Problem>,
+    },
+    /// The selected profile is not in the file.
+    #[error("profile '{name}' (from {from}) is not defined in {}; defined profiles: {}",
+        path.display(), if defined.is_empty() { "none".to_string() } else { defined.join(", ") })]
+    UnknownProfile {
+        /// The profile asked for.
+        name: String,
+        /// Who asked for it.
+        from: String,
+        /// The file.
+        path: PathBuf,
+        /// Profiles that exist.
+        defined: Vec<String>,
+    },
+    /// A profile was asked for but no file exists.
+    #[error("profile '{name}' (from {from}) was selected, but there is no config file ({path} not found)")]
+    ProfileWithoutFile {
+        /// The profile.
+        name: String,
+        /// Who asked for it.
+        from: String,
+        /// The file looked for.
+        path: String,
+    },
+    /// A value from the environment or a flag has the wrong type.
+    #[error("{origin}: {message}")]
+    BadValue {
+        /// Where it came from.
+        origin: Origin,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required setting has no value.
+    #[error("{what} not supplied: use {how}")]
+    Missing {
+        /// The setting.
+        what: &'static str,
+        /// Every way to supply it.
+        how: &'static str,
+    },
+}
+
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}: {}", path.display(), p.key, p.message))
+        .collect();
+    lines.join("\n")
+}
+
+/// Inputs to [`load`] besides the file.
+pub struct LoadOptions<'a> {
+    /// `--config`, when given (then the file must exist).
+    pub config: Option<&'a Path>,
+    /// `--profile`.
+    pub profile: Option<&'a str>,
+    /// Command-line overrides: key, value, flag name.
+    pub flags: Vec<(&'static str, Value, &'static str)>,
+    /// Environment lookup (the process environment in production).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+type Layer = BTreeMap<String, (Value, Origin)>;
+
+/// Builds the settings of one run.
+pub fn load(opts: &LoadOptions<'_>) -> Result<Settings, ConfigError> {
+    let env = |k: &str| (opts.env)(k).filter(|v| !v.is_empty());
+    let (path, doc) = read_file(opts.config)?;
+
+    let profile_choice = opts
+        .profile
+        .map(|p| (p.to_string(), "--profile".to_string()))
+        .or_else(|| env("CASSACHANGE_PROFILE").map(|p| (p, "CASSACHANGE_PROFILE".to_string())));
+
+    let mut layers: Vec<Layer> = Vec::new();
+    let mut profile = None;
+    if let Some(Value::Mapping(root)) = &doc {
+        let mut problems = Vec::new();
+        schema::check_config_map(
+            "",
+            doc.as_ref().unwrap_or(&Value::Null),
+            false,
+            &mut problems,
+        );
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid { path, problems });
+        }
+        let base = layer_from(root, &path, "");
+        let default_profile = root
+            .get("default_profile")
+            .and_then(scalar_str)
+            .map(|p| (p, "default_profile".to_string()));
+        if let Some((name, from)) = profile_choice.or(default_profile) {
+            let profiles = root.get("profiles").and_then(Value::as_mapping);
+            let body = profiles.and_then(|m| m.get(name.as_str()));
+            let Some(body) = body else {
+                let defined = profiles
+                    .map(|m| m.keys().filter_map(scalar_str).collect())
+                    .unwrap_or_default();
+                return Err(ConfigError::UnknownProfile {
+                    name,
+                    from,
+                    path,
+                    defined,
+                });
+            };
+            let empty = Mapping::new();
+            let body = body.as_mapping().unwrap_or(&empty);
+            layers.push(base);
+            layers.push(layer_from(body, &path, &format!("profiles.{name}")));
+            profile = Some(name);
+        } else {
+            layers.push(base);
+        }
+    } else if let Some((name, from)) = profile_choice {
+        return Err(ConfigError::ProfileWithoutFile {
+            name,
+            from,
+            path: path.display().to_string(),
+        });
+    }
+
+    let mut env_layer = Layer::new();
+    for spec in KEYS {
+        if let Some(var) = spec.env {
+            if let Some(v) = env(var) {
+                let origin = Origin::Env(var);
+                let value = Value::String(v);
+                let mut problems = Vec::new();
+                schema::check(spec.name, spec.ty, &value, &mut problems);
+                if let Some(p) = problems.pop() {
+                    return Err(ConfigError::BadValue {
+                        origin,
+                        message: p.message,
+                    });
+                }
+                env_layer.insert(spec.name.to_string(), (value, origin));
+            }
+        }
+    }
+    layers.push(env_layer);
+
+    let mut flag_layer = Layer::new();
+    for (key, value, flag) in &opts.flags {
+        let origin = Origin::Flag(flag);
+        if let Some(spec) = schema::spec(key) {
+            let mut problems = Vec::new();
+            schema::check(key, spec.ty, value, &mut problems);
+            if let Some(p) = problems.pop() {
+                return Err(ConfigError::BadValue {
+                    origin,
+                    message: p.message,
+                });
+            }
+        }
+        flag_layer.insert((*key).to_string(), (value.clone(), origin));
+    }
+    layers.push(flag_layer);
+
+    let config_file = doc.is_some().then(|| path.clone());
+    Ok(Resolver { layers }.settings(config_file, profile))
+}
+
+fn read_file(explicit: Option<&Path>) -> Result<(PathBuf, Option<Value>), ConfigError> {
+    let path = explicit.map_or_else(|| PathBuf::from(DEFAULT_CONFIG), Path::to_path_buf);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if explicit.is_some() {
+                Err(ConfigError::NotFound(path))
+            } else {
+                Ok((path, None))
+            };
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    let value: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+        let location = e.location().map_or_else(
+            || "?".to_string(),
+            |l| format!("{}:{}", l.line(), l.column()),
+        );
+        let message = e.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        ConfigError::Syntax {
+            path: path.clone(),
+            location,
+            message,
+        }
+    })?;
+    match value {
+        Value::Null => Ok((path, Some(Value::Mapping(Mapping::new())))),
+        Value::Mapping(_) => Ok((path, Some(value))),
+        other => Err(ConfigError::Invalid {
+            path,
+            problems: vec![Problem {
+                key: "(top level)".into(),
+                message: format!(
+                    "expected a mapping of settings (key: value), found {}",
+                    schema::show(&other)
+                ),
+            }],
+        }),
+    }
+}
+
+fn layer_from(map: &Mapping, path: &Path, prefix: &str) -> Layer {
+    map.iter()
+        .filter_map(|(k, v)| {
+            let k = scalar_str(k)?;
+            if schema::BASE_ONLY.contains(&k.as_str()) {
+                return None;
+            }
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            Some((
+                k,
+                (
+                    v.clone(),
+                    Origin::File {
+                        path: path.to_path_buf(),
+                        key,
+                    },
+                ),
+            ))
+        })
+        .collect()
+}
+
+struct Resolver {
+    layers: Vec<Layer>,
+}
+
+impl Resolver {
+    /// The winning value of a key: the last layer that has it; mappings deep-merge.
+    fn get(&self, key: &str) -> Option<(Value, Origin)> {
+        let mut found: Option<(Value, Origin)> = None;
+        for layer in &self.layers {
+            if let Some((v, o)) = layer.get(key) {
+                found = Some(match (found, v) {
+                    (Some((Value::Mapping(base), _)), Value::Mapping(over)) => {
+                        (Value::Mapping(deep_merge(&base, over)), o.clone())
+                    }
+                    _ => (v.clone(), o.clone()),
+                });
+            }
+        }
+        found.filter(|(v, _)| !v.is_null())
+    }
+
+    fn settings(&self, config_file: Option<PathBuf>, profile: Option<String>) -> Settings {
+        let mut origins = BTreeMap::new();
+        let mut take = |key: &'static str| -> Option<Value> {
+            self.get(key).map(|(v, o)| {
+                origins.insert(key, o);
+                v
+            })
+        };
+        let string = |v: Option<Value>| v.as_ref().and_then(scalar_str).filter(|s| !s.is_empty());
+
+        let hosts = take("hosts").map(|v| as_list(&v).unwrap_or_default());
+        let port = take("port").map(|v| as_port(&v).unwrap_or(9042));
+        let username = string(take("username"));
+        let password = string(take("password")).map(Secret::new);
+        let astra_token = string(take("astra_token")).map(Secret::new);
+        let secure_connect_bundle = string(take("secure_connect_bundle")).map(PathBuf::from);
+        let tls = Tls {
+            enabled: take("ssl").as_ref().and_then(as_bool).unwrap_or(false),
+            ca_file: string(take("ssl_cafile")).map(PathBuf::from),
+            cert_file: string(take("ssl_certfile")).map(PathBuf::from),
+            key_file: string(take("ssl_keyfile")).map(PathBuf::from),
+            verify_hostname: take("ssl_verify_hostname")
+                .as_ref()
+                .and_then(as_bool)
+                .unwrap_or(true),
+        };
+        let history_keyspace = string(take("history_keyspace"));
+        let history_table =
+            string(take("history_table")).unwrap_or_else(|| "change_history".into());
+        let root_folder = string(take("root_folder"))
+            .map_or_else(|| PathBuf::from("./migrations"), PathBuf::from);
+        let timeout = take("timeout")
+            .and_then(|v| as_seconds(&v).ok().flatten())
+            .map(Duration::from_secs_f64);
+        let verbose = take("verbose").as_ref().and_then(as_bool).unwrap_or(false);
+        let dry_run = take("dry_run").as_ref().and_then(as_bool).unwrap_or(false);
+        let tag = string(take("tag"));
+        let environment = string(take("environment"));
+        let checksum_drift = match string(take("checksum_drift")).as_deref() {
+            Some("error") => DriftPolicy::Error,
+            _ => DriftPolicy::Warn,
+        };
+        let lock_ttl = take("lock_ttl")
+            .and_then(|v| as_seconds(&v).ok().flatten())
+            .map_or(Duration::from_secs(u64::from(DEFAULT_LOCK_TTL)), |s| {
+                Duration::from_secs_f64(s.ceil())
+            });
+        let lock_wait = take("lock_wait")
+            .and_then(|v| as_duration(&v).ok())
+            .unwrap_or_default();
+        let notifications = take("notifications").map(|v| notifications(&v));
+        let secrets_provider = string(take("secrets_provider"));
+        let secrets = take("secrets")
+            .and_then(|v| v.as_mapping().cloned())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((scalar_str(k)?, scalar_str(v)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let keyspaces = self.keyspaces(&mut origins);
+
+        Settings {
+            config_file,
+            profile,
+            hosts: hosts
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| vec!["127.0.0.1".into()]),
+            port: port.unwrap_or(9042),
+            username,
+            password,
+            astra_token,
+            secure_connect_bundle,
+            tls,
+            keyspaces,
+            history_keyspace,
+            history_table,
+            root_folder,
+            timeout,
+            verbose,
+            dry_run,
+            tag,
+            environment,
+            checksum_drift,
+            lock_ttl,
+            lock_wait,
+            notifications,
+            secrets_provider,
+            secrets,
+            origins,
+        }
+    }
+
+    /// `keyspace`/`keyspaces`: the most specific layer that sets either wins (so
+    /// `--keyspace x` narrows a profile's `keyspaces` list); within one layer the
+    /// list wins, as in the original.
+    fn keyspaces(&self, origins: &mut BTreeMap<&'static str, Origin>) -> Vec<String> {
+        for layer in self.layers.iter().rev() {
+            for key in ["keyspaces", "keyspace"] {
+                if let Some((v, o)) = layer.get(key).filter(|(v, _)| !v.is_null()) {
+                    let list = as_list(v).unwrap_or_default();
+                    if !list.is_empty() {
+                        origins.insert(
+                            if key == "keyspace" {
+                                "keyspace"
+                            } else {
+                                "keyspaces"
+                            },
+                            o.clone(),
+                        );
+                        return list;
+                    }
+                }
+            }
+        }
+        Vec::new()
+    }
+}
+
+fn deep_merge(base: &Mapping, over: &Mapping) -> Mapping {
+    let mut out = base.clone();
+    for (k, v) in over {
+        let merged = match (out.get(k), v) {
+            (Some(Value::Mapping(b)), Value::Mapping(o)) => Value::Mapping(deep_merge(b, o)),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), merged);
+    }
+    out
+}
+
+fn notifications(v: &Value) -> Notifications {
+    let on_events = v
+        .get("on_events")
+        .and_then(|e| as_list(e).ok())
+        .unwrap_or_default();
+    let channels = v
+        .get("channels")
+        .and_then(Value::as_sequence)
+        .map(|list| {
+            list.iter()
+                .map(|c| {
+                    let s = |k: &str| c.get(k).and_then(scalar_str).filter(|s| !s.is_empty());
+                    Channel {
+                        kind: s("type").unwrap_or_default().to_ascii_lowercase(),
+                        url: s("webhook_url").or_else(|| s("url")).map(Secret::new),
+                        url_env: s("webhook_url_env"),
+                        method: s("method"),
+                        timeout: c
+                            .get("timeout")
+                            .and_then(|t| as_seconds(t).ok().flatten())
+                            .map(Duration::from_secs_f64),
+                        headers: c
+                            .get("headers")
+                            .and_then(Value::as_mapping)
+                            .map(|h| {
+                                h.iter()
+                                    .filter_map(|(k, v)| Some((scalar_str(k)?, scalar_str(v)?)))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Notifications {
+        on_events,
+        channels,
+    }
+}
+
+impl Settings {
+    /// The history keyspace, or the original's error telling every way to set it.
+    pub fn require_history_keyspace(&self) -> Result<&str, ConfigError> {
+        self.history_keyspace
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                what: "history_keyspace",
+                how: "--history-keyspace, the CASSACHANGE_HISTORY_KEYSPACE environment variable, \
+                  or history_keyspace in cassachange.yml",
+            })
+    }
+
+    /// The target keyspaces, or the original's error telling every way to set them.
+    pub fn require_keyspaces(&self) -> Result<&[String], ConfigError> {
+        if self.keyspaces.is_empty() {
+            Err(ConfigError::Missing {
+                what: "keyspace / keyspaces",
+                how: "--keyspace, --keyspaces, the CASSANDRA_KEYSPACE environment variable, \
+                      or keyspace / keyspaces in cassachange.yml",
+            })
+        } else {
+            Ok(&self.keyspaces)
+        }
+    }
+
+    /// True when a `secrets` or `secrets_provider` block is present (after profile merge).
+    pub fn has_secrets_block(&self) -> bool {
+        !self.secrets.is_empty() || self.secrets_provider.is_some()
+    }
+
+    /// Where `key` came from, for messages.
+    pub fn origin(&self, key: &str) -> Origin {
+        self.origins.get(key).cloned().unwrap_or(Origin::Default)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Defines the statement splitter: `;` ends a statement, except inside strings,
+//! identifiers, `$$` bodies, comments (the lexer hides those) and `BEGIN … APPLY BATCH`.
+
+use super::lexer::{lex, LexError, Pos, Token, TokenKind};
+
+/// One statement of a script.
+#[derive(Debug, Clone)]
+pub struct Statement<'a> {
+    /// The source text from its first token to its last, without the `;`.
+    /// Inner comments are kept; Cassandra accepts them.
+    pub text: &'a str,
+    /// Its tokens, without the terminating `;`.
+    pub tokens: Vec<Token<'a>>,
+    /// Where it starts.
+    pub pos: Pos,
+    /// Where it ends (the `;`, or just past the last token when there is none).
+    pub end: Pos,
+    /// Whether a `;` ends it.
+    pub terminated: bool,
+}
+
+impl Statement<'_> {
+    /// True for a `BEGIN … BATCH` statement.
+    pub fn is_batch(&self) -> bool {
+        self.tokens.first().is_some_and(|t| t.is_kw("BEGIN"))
+    }
+}
+
+/// Splits `src` into statements. Empty statements (`;;`) are dropped. On an
+/// unterminated string, identifier, `$$` body or comment, returns the statements
+/// before it and the error (the rest of the file cannot be split).
+pub fn split(src: &str) -> (Vec<Statement<'_>>, Option<LexError>) {
+    let (tokens, err) = lex(src);
+    let mut out = Vec::new();
+    let mut current: Vec<Token<'_>> = Vec::new();
+    let mut in_batch = false;
+    for tok in tokens {
+        if current.is_empty() && tok.is_punct(';') {
+            continue;
+        }
+        if tok.is_punct(';') && !in_batch {
+            out.push(make(src, std::mem::take(&mut current), Some(tok)));
+            continue;
+        }
+        if current.is_empty() {
+            in_batch = tok.is_kw("BEGIN");
+        } else if in_batch && tok.is_kw("BATCH") {
+            let n = current.len();
+            if current[n - 1].is_kw("APPLY") {
+                in_batch = false;
+            }
+        }
+        current.push(tok);
+    }
+    if !current.is_empty() {
+        out.push(make(src, current, None));
+    }
+    (out, err)
+}
+
+fn make<'a>(src: &'a str, tokens: Vec<Token<'a>>, semi: Option<Token<'a>>) -> Statement<'a> {
+    let first = tokens[0];
+    let last = tokens[tokens.len() - 1];
+    let end = semi.map_or_else(|| pos_after(&last), |s| s.pos);
+    Statement {
+        text: &src[first.offset..last.end()],
+        pos: first.pos,
+        end,
+        terminated: semi.is_some(),
+        tokens,
+    }
+}
+
+fn pos_after(tok: &Token<'_>) -> Pos {
+    let mut pos = tok.pos;
+    for c in tok.text.chars() {
+        if c == '\n' {
+            pos.line += 1;
+            pos.col = 1;
+        } else {
+            pos.col += 1;
+        }
+    }
+    pos
+}
+
+/// The statements of a batch body: the tokens between `BEGIN … BATCH [USING …]` and
+/// `APPLY BATCH`, split on `;`. Used by the linter to check each inner statement.
+pub(super) fn batch_body<'s, 'a>(stmt: &'s Statement<'a>) -> Vec<&'s [Token<'a>]> {
+    let toks = &stmt.tokens;
+    let Some(start) = toks.iter().position(|t| t.is_kw("BATCH")).map(|i| i + 1) else {
+        return Vec::new();
+    };
+    let end = if toks.len() >= 2
+        && toks[toks.len() - 1].is_kw("BATCH")
+        && toks[toks.len() - 2].is_kw("APPLY")
+    {
+        toks.len() - 2
+    } else {
+        toks.len()
+    };
+    if start > end {
+        return Vec::new();
+    }
+    let mut body = &toks[start..end];
+    // Skip `USING TIMESTAMP n` after BATCH.
+    if body.first().is_some_and(|t| t.is_kw("USING")) {
+        let skip = body
+            .iter()
+            .position(|t| {
+                t.kind == TokenKind::Word
+                    && ["INSERT", "UPDATE", "DELETE"].iter().any(|k| t.is_kw(k))
+            })
+            .unwrap_or(body.len());
+        body = &body[skip..];
+    }
+    body.split(|t| t.is_punct(';'))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(src: &str) -> Vec<&str> {
+        let (s, e) = split(src);
+        assert_eq!(e, None);
+        s.iter().map(|s| s.text).collect()
+    }
+
+    #[test]
+    fn splits_on_semicolons_outside_literals() {
+        assert_eq!(
+            texts("CREATE TABLE t (a int PRIMARY KEY);\n\nINSERT INTO t (a) VALUES (1);"),
+            [
+                "CREATE TABLE t (a int PRIMARY KEY)",
+                "INSERT INTO t (a) VALUES (1)"
+            ]
+        );
+        assert_eq!(
+            texts("INSERT INTO t (s) VALUES ('a;b'); SELECT \"x;y\" FROM t;"),
+            ["INSERT INTO t (s) VALUES ('a;b')", "SELECT \"x;y\" FROM t"]
+        );
+        assert_eq!(texts(";; -- only a comment ;\n;"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn keeps_function_bodies_whole() {
+        let src = "CREATE FUNCTION f(a int) RETURNS NULL ON NULL INPUT RETURNS int \
+                   LANGUAGE java AS $$ int b = a; return b; $$;\nSELECT 1;";
+        let got = texts(src);
+        assert_eq!(got.len(), 2);
+        assert!(got[0].ends_with("return b; $$"));
+        let src = "CREATE FUNCTION f(a int) RETURNS NULL ON NULL INPUT RETURNS int \
+                   LANGUAGE java AS 'int b = a; return b;';";
+        assert_eq!(texts(src).len(), 1);
+    }
+
+    #[test]
+    fn batch_is_one_statement() {
+        let src = "BEGIN UNLOGGED BATCH USING TIMESTAMP 5\n  INSERT INTO t (a) VALUES (1);\n  \
+                   UPDATE t SET b = 2 WHERE a = 1;\nAPPLY BATCH;\nSELECT * FROM t;";
+        let (stmts, _) = split(src);
+        assert_eq!(stmts.len(), 2);
+        assert!(stmts[0].is_batch() && stmts[0].text.ends_with("APPLY BATCH"));
+        let body = batch_body(&stmts[0]);
+        assert_eq!(body.len(), 2);
+        assert!(body[0][0].is_kw("INSERT") && body[1][0].is_kw("UPDATE"));
+    }
+
+    #[test]
+    fn reports_unterminated_last_statement_and_positions() {
+        let (s, _) = split("SELECT 1;\n  SELECT 2");
+        assert_eq!(s.len(), 2);
+        assert!(s[0].terminated && !s[1].terminated);
+        assert_eq!(s[1].pos.to_string(), "2:3");
+        assert_eq!(s[1].end.to_string(), "2:11");
+        assert_eq!(s[0].end.to_string(), "1:9");
+    }
+
+    #[test]
+    fn comments_inside_statements_are_kept_for_the_server() {
+        assert_eq!(
+            texts("SELECT a -- first ; col\n, b FROM t; -- trailing"),
+            ["SELECT a -- first ; col\n, b FROM t"]
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! cassachange: schema migrations for Apache Cassandra and DataStax AstraDB.
+//!
+//! The binary's `main` calls [`main_entry`]; everything else is organised as the deploy
+//! flows: `cli` → `config` → `scripts` → `cql` → commands.
+
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod cql;
+pub mod exit;
+pub mod scripts;
+pub mod suggest;
+pub mod ui;
+pub mod version;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::config::{LoadOptions, Settings};
+use crate::exit::ExitStatus;
+use crate::ui::UserError;
+
+/// The version of this build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Parses the command line, runs, and returns the exit code. Never panics outward:
+/// a panic is reported as an internal error (exit 70) without its payload's details
+/// reaching anything but the message line.
+pub fn main_entry() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error in cassachange{place}; this is a bug.\n\
+             hint: please report it with the command you ran (not your secrets) to \
+             https://github.com/cassachange/cassachange-rs/issues"
+        );
+    }));
+    let status = match std::panic::catch_unwind(run_cli) {
+        Ok(status) => status,
+        Err(_) => ExitStatus::Internal,
+    };
+    status.into()
+}
+
+fn run_cli() -> ExitStatus {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
+        }
+    };
+    match run(&cli) {
+        Ok(status) => status,
+        Err(err) => ui::report(&err),
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    if cli.version {
+        outln!("cassachange {VERSION} (community)");
+        return Ok(ExitStatus::Success);
+    }
+    let Some(command) = &cli.command else {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let _ = cmd.print_help();
+        return Ok(ExitStatus::Error);
+    };
+    let settings = load_settings(cli, command)?;
+    init_logging(cli.verbose || settings.verbose);
+    commands::run(command, &settings)
+}
+
+fn load_settings(cli: &Cli, command: &cli::Command) -> anyhow::Result<Settings> {
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = config::load(&LoadOptions {
+        config: cli.config.as_deref(),
+        profile: cli.profile.as_deref(),
+        flags: command.flags(),
+        env: &env,
+    })
+    .map_err(|e| {
+        let hint = match &e {
+            config::ConfigError::Invalid { .. } | config::ConfigError::Syntax { .. } => {
+                Some("fix the file, then run the command again")
+            }
+            config::ConfigError::NotFound(_) => {
+                Some("pass an existing file with --config, or omit it to use ./cassachange.yml")
+            }
+            _ => None,
+        };
+        let mut user = UserError::error(e.to_string());
+        if let Some(h) = hint {
+            user = user.hint(h);
+        }
+        user
+    })?;
+    Ok(settings)
+}
+
+fn init_logging(verbose: bool) {
+    let level = if verbose { "cassachange=debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASSACHANGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
