@@ -1,1 +1,203 @@
-//! Shared helpers for the end-to-end suite (see `it/`).
+//! Shared helpers for the end-to-end suite: the real `cassachange` binary, scratch
+//! projects, and the Python `cassachange==1.0.0` peer.
+//!
+//! Nothing here fakes a part: tests run the binary built by `cargo build`, and the
+//! Python tool from the venv that `tests/cassandra/node.sh venv` maintains.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The cache folder shared with `tests/cassandra/node.sh`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("CASSACHANGE_CACHE").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(".cache/cassachange")
+        },
+        PathBuf::from,
+    )
+}
+
+/// The folder of this crate (`tests/`).
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of the built `cassachange` binary (`CASSACHANGE_BIN` overrides).
+pub fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CASSACHANGE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/it-<hash> → target/<profile>/cassachange
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join(format!("cassachange{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first (`cargo build --workspace`; tests/run.sh does this)",
+        bin.display()
+    );
+    bin
+}
+
+/// The Python interpreter of the test venv, which has `cassachange==1.0.0` installed.
+pub fn python() -> PathBuf {
+    let py = std::env::var_os("CASSACHANGE_PYTHON")
+        .map_or_else(|| cache_dir().join("venv/bin/python"), PathBuf::from);
+    assert!(
+        py.is_file(),
+        "{} not found: create the venv with `tests/cassandra/node.sh venv` (tests/run.sh does this)",
+        py.display()
+    );
+    py
+}
+
+/// What a finished process printed.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    fn from(out: &std::process::Output) -> Self {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// stdout and stderr together, for searching.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Variables of the test process that would leak into a child and change its config.
+const CONFIG_ENV: &[&str] = &[
+    "CASSANDRA_HOSTS",
+    "CASSANDRA_PORT",
+    "CASSANDRA_KEYSPACE",
+    "CASSANDRA_USERNAME",
+    "CASSANDRA_PASSWORD",
+    "ASTRA_TOKEN",
+    "ASTRA_SECURE_CONNECT_BUNDLE",
+    "CASSACHANGE_PROFILE",
+    "CASSACHANGE_HISTORY_KEYSPACE",
+    "CASSACHANGE_HISTORY_TABLE",
+    "CASSACHANGE_ROOT_FOLDER",
+    "CASSACHANGE_TIMEOUT",
+    "CASSACHANGE_ENV",
+    "CASSACHANGE_PLUGIN",
+    "CASSACHANGE_LOCK_TTL",
+    "CASSACHANGE_LOCK_WAIT",
+    "CASSACHANGE_LOG",
+];
+
+/// A scratch project folder: write files into it, run the binary in it.
+pub struct Project {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    /// An empty project.
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::Builder::new()
+                .prefix("cassachange-it-")
+                .tempdir()
+                .expect("temp dir"),
+            env: Vec::new(),
+        }
+    }
+
+    /// The project folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (folders created as needed).
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> &Self {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+        self
+    }
+
+    /// Sets an environment variable for every run.
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs `cassachange <args>` in the project folder with a clean config environment.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// Runs with extra environment variables for this run only.
+    pub fn run_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        Output::from(&cmd.output().expect("run cassachange"))
+    }
+
+    /// The command, ready to spawn (for tests that need the child handle).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).current_dir(self.dir.path());
+        for k in CONFIG_ENV {
+            cmd.env_remove(k);
+        }
+        cmd.env("NO_COLOR", "1");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the Python `cassachange` 1.0.0 module with `args` in the project folder.
+    pub fn run_python(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(python());
+        cmd.arg("-c")
+            .arg("import sys; from cassachange.main import main; sys.argv[0] = 'cassachange'; main()")
+            .args(args)
+            .current_dir(self.dir.path());
+        for k in CONFIG_ENV {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        Output::from(&cmd.output().expect("run python cassachange"))
+    }
+
+    /// Runs a Python snippet with the venv interpreter (argv[1..] = `args`).
+    pub fn python(&self, code: &str, args: &[&str]) -> Output {
+        let out = Command::new(python())
+            .arg("-c")
+            .arg(code)
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run python");
+        Output::from(&out)
+    }
+}

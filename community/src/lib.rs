@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cql;
+pub mod edition;
 pub mod exit;
 pub mod scripts;
 pub mod suggest;
@@ -69,7 +70,7 @@ fn run_cli() -> ExitStatus {
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     if cli.version {
-        outln!("cassachange {VERSION} (community)");
+        outln!("cassachange {VERSION} ({})", edition::current().describe());
         return Ok(ExitStatus::Success);
     }
     let Some(command) = &cli.command else {
@@ -77,9 +78,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         let _ = cmd.print_help();
         return Ok(ExitStatus::Error);
     };
-    let settings = load_settings(cli, command)?;
+    let mut settings = load_settings(cli, command)?;
     init_logging(cli.verbose || settings.verbose);
-    commands::run(command, &settings)
+    let edition = edition::current();
+    commands::run(command, &mut settings, edition.as_ref())
 }
 
 fn load_settings(cli: &Cli, command: &cli::Command) -> anyhow::Result<Settings> {

@@ -1,1 +1,6 @@
-//! End-to-end tests.
+//! End-to-end tests: the real `cassachange` binary (and, for database topics, a real
+//! Cassandra node and the Python `cassachange==1.0.0`). One test binary of topic modules.
+
+mod checksum_compat;
+mod cli_config;
+mod validate;

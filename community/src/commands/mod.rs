@@ -6,11 +6,33 @@ use anyhow::Result;
 
 use crate::cli::Command;
 use crate::config::Settings;
+use crate::edition::Edition;
 use crate::exit::ExitStatus;
 use crate::ui::UserError;
 
-/// Runs one command with its resolved settings.
-pub fn run(command: &Command, settings: &Settings) -> Result<ExitStatus> {
+/// Runs one command with its resolved settings. Commands that connect resolve
+/// secrets first, so a community binary refuses a `secrets` block before connecting.
+pub fn run(
+    command: &Command,
+    settings: &mut Settings,
+    edition: &dyn Edition,
+) -> Result<ExitStatus> {
+    if !matches!(command, Command::Validate(_)) {
+        edition.resolve_secrets(settings)?;
+    }
+    if matches!(
+        command,
+        Command::Deploy(_) | Command::Rollback(_) | Command::Status(_) | Command::Baseline(_)
+    ) {
+        settings
+            .require_keyspaces()
+            .map_err(|e| UserError::error(e.to_string()))?;
+    }
+    if !matches!(command, Command::Validate(_) | Command::Baseline(_)) {
+        settings
+            .require_history_keyspace()
+            .map_err(|e| UserError::error(e.to_string()))?;
+    }
     match command {
         Command::Validate(args) => validate::run(args, settings),
         other => Err(UserError::error(format!(

@@ -168,9 +168,11 @@ fn is_word_char(c: char) -> bool {
 /// Splits `src` into tokens, skipping whitespace and `--`, `//` and `/* */` comments.
 /// On an unterminated construct, returns the tokens before it and the error.
 pub fn lex(src: &str) -> (Vec<Token<'_>>, Option<LexError>) {
+    // A UTF-8 byte-order mark is part of the text (and of its checksum) but not of
+    // any statement; editors do not count it as a column.
     let mut cur = Cursor {
         src,
-        offset: 0,
+        offset: if src.starts_with('\u{feff}') { 3 } else { 0 },
         line: 1,
         col: 1,
     };
@@ -342,6 +344,16 @@ mod tests {
         assert_eq!(kinds("1h30m")[0], (Number, "1h30m"));
         assert_eq!(kinds("123e4567-e89b").len(), 3);
         assert_eq!(kinds("-1"), [(Punct, "-"), (Number, "1")]);
+    }
+
+    #[test]
+    fn a_leading_bom_is_skipped() {
+        let (t, e) = lex("\u{feff}SELECT 1");
+        assert_eq!(e, None);
+        assert_eq!(
+            (t[0].text, t[0].pos.to_string()),
+            ("SELECT", "1:1".to_string())
+        );
     }
 
     #[test]
