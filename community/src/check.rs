@@ -1,7 +1,7 @@
 //! Defines the checks `validate` runs over a whole script tree: file-level rules
 //! (names, duplicate versions, orphaned undo scripts) plus the CQL linter per script.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cql::{lint_script, Finding, Rule, Severity};
 use crate::scripts::{Discovery, Script, ScriptError, ScriptKind};
@@ -124,7 +124,7 @@ pub fn check(d: &Discovery) -> Report<'_> {
 fn duplicates(d: &Discovery, report: &mut Report<'_>) {
     // Versions among V scripts, and among U scripts, compared by number.
     for kind in [ScriptKind::Versioned, ScriptKind::Undo] {
-        let mut seen: Vec<&Script> = Vec::new();
+        let mut seen: HashMap<String, &Script> = HashMap::new();
         let list = if kind == ScriptKind::Undo {
             &d.undo
         } else {
@@ -132,42 +132,39 @@ fn duplicates(d: &Discovery, report: &mut Report<'_>) {
         };
         for s in list.iter().filter(|s| s.kind == kind) {
             let v = s.version.as_ref().expect("versioned scripts have versions");
-            if let Some(first) = seen
-                .iter()
-                .find(|f| f.version.as_ref().is_some_and(|fv| fv.same_number(v)))
-            {
-                let fv = first.version.as_ref().expect("versioned");
-                let message = if fv == v {
-                    format!(
-                        "duplicate version {v}: {} has the same version",
-                        first.relative_path
-                    )
-                } else {
-                    format!(
-                        "version {v} equals version {fv} of {} (leading zeros do not count)",
-                        first.relative_path
-                    )
-                };
-                report.findings.push(file_level(
-                    &s.relative_path,
-                    Rule::DuplicateVersion,
-                    message,
-                    Some("give every versioned script its own version".into()),
-                ));
+            let Some(first) = seen.get(&v.numeric_key()) else {
+                seen.insert(v.numeric_key(), s);
+                continue;
+            };
+            let fv = first.version.as_ref().expect("versioned");
+            let message = if fv == v {
+                format!(
+                    "duplicate version {v}: {} has the same version",
+                    first.relative_path
+                )
             } else {
-                seen.push(s);
-            }
+                format!(
+                    "version {v} equals version {fv} of {} (leading zeros do not count)",
+                    first.relative_path
+                )
+            };
+            report.findings.push(file_level(
+                &s.relative_path,
+                Rule::DuplicateVersion,
+                message,
+                Some("give every versioned script its own version".into()),
+            ));
         }
     }
     // Orphaned undo scripts.
-    let forward_versions: Vec<_> = d
+    let forward_versions: HashSet<_> = d
         .forward
         .iter()
         .filter_map(|s| s.version.as_ref())
         .collect();
     for u in &d.undo {
         let v = u.version.as_ref().expect("undo scripts have versions");
-        if !forward_versions.contains(&v) {
+        if !forward_versions.contains(v) {
             report.findings.push(file_level(
                 &u.relative_path,
                 Rule::OrphanUndo,

@@ -10,6 +10,8 @@ pub mod config;
 pub mod cql;
 pub mod edition;
 pub mod exit;
+pub mod history;
+pub mod plan;
 pub mod scripts;
 pub mod suggest;
 pub mod ui;

@@ -46,6 +46,12 @@ impl Version {
             })
     }
 
+    /// The numeric value as text without leading zeros (`1.02` → `1.2`): equal keys
+    /// mean [`Version::same_number`].
+    pub fn numeric_key(&self) -> String {
+        self.parts().collect::<Vec<_>>().join(".")
+    }
+
     /// True when both versions have the same numeric value (`1.02` and `1.2`), even
     /// if their text differs.
     pub fn same_number(&self, other: &Version) -> bool {
@@ -134,6 +140,7 @@ mod tests {
     #[test]
     fn leading_zeros_are_the_same_number_but_not_the_same_version() {
         assert!(v("1.02").same_number(&v("1.2")));
+        assert_eq!(v("01.02.0").numeric_key(), "1.2.0");
         assert_ne!(v("1.02"), v("1.2"));
         assert!(v("1.02") != v("1.2") && v("1.02").cmp(&v("1.2")) != Ordering::Equal);
     }

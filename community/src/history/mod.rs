@@ -1,0 +1,4 @@
+//! Defines cassachange's own tables (`change_history`, `deploy_lock`) and what their
+//! rows mean.
+
+pub mod state;

@@ -1,0 +1,189 @@
+//! Unit tests of the deploy and rollback plans, without a database.
+
+use super::*;
+use crate::history::state::HistoryRow;
+use crate::scripts::{checksum, parse_name};
+use std::path::PathBuf;
+
+fn script(name: &str, body: &str) -> Script {
+    let n = parse_name(name).unwrap();
+    Script {
+        filename: name.into(),
+        path: PathBuf::from(name),
+        relative_path: name.into(),
+        kind: n.kind,
+        version: n.version,
+        description: n.description,
+        content: body.into(),
+        checksum: checksum(body),
+    }
+}
+
+fn row(t: i64, script: &Script, st: &str, tag: &str) -> HistoryRow {
+    HistoryRow {
+        installed_on: t,
+        script: script.filename.clone(),
+        script_type: Some(script.kind.as_str().into()),
+        version: script.version.as_ref().map(ToString::to_string),
+        checksum: Some(script.checksum.clone()),
+        status: Some(st.into()),
+        keyspace_name: Some("ks".into()),
+        tag: Some(tag.into()),
+        ..HistoryRow::default()
+    }
+}
+
+fn reasons(plan: &KeyspacePlan<'_>) -> Vec<(String, &'static str)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.script.filename.clone(), s.reason.code()))
+        .collect()
+}
+
+#[test]
+fn fresh_keyspace_runs_everything() {
+    let scripts = [
+        script("V1__a.cql", "x"),
+        script("V2__b.cql", "y"),
+        script("R__r.cql", "r"),
+        script("A__a.cql", "a"),
+    ];
+    let p = deploy(&scripts, &KeyspaceHistory::default(), "ks");
+    assert_eq!(
+        reasons(&p),
+        [
+            ("V1__a.cql".into(), "pending"),
+            ("V2__b.cql".into(), "pending"),
+            ("R__r.cql".into(), "new"),
+            ("A__a.cql".into(), "always")
+        ]
+    );
+    assert_eq!(p.skipped(), 0);
+}
+
+#[test]
+fn second_deploy_runs_only_always_and_changed() {
+    let scripts = [
+        script("V1__a.cql", "x"),
+        script("R__r.cql", "r"),
+        script("R__s.cql", "s2"),
+        script("A__a.cql", "a"),
+    ];
+    let mut old_s = script("R__s.cql", "s1");
+    old_s.checksum = checksum("s1");
+    let rows = [
+        row(1, &scripts[0], "SUCCESS", ""),
+        row(2, &scripts[1], "SUCCESS", ""),
+        row(3, &old_s, "SUCCESS", ""),
+    ];
+    let h = KeyspaceHistory::build(&rows, "ks");
+    let p = deploy(&scripts, &h, "ks");
+    assert_eq!(
+        reasons(&p),
+        [
+            ("V1__a.cql".into(), "already_applied"),
+            ("R__r.cql".into(), "checksum_unchanged"),
+            ("R__s.cql".into(), "checksum_changed"),
+            ("A__a.cql".into(), "always")
+        ]
+    );
+    assert!(p.drift.is_empty());
+}
+
+#[test]
+fn out_of_order_failed_rolled_back_and_drift() {
+    let v1 = script("V1__a.cql", "x");
+    let v2 = script("V2__b.cql", "y");
+    let v3 = script("V3__c.cql", "z");
+    let v4 = script("V4__d.cql", "w");
+    let mut v1_changed = v1.clone();
+    v1_changed.content = "x changed".into();
+    v1_changed.checksum = checksum("x changed");
+    let sentinel = HistoryRow {
+        installed_on: 5,
+        script: "ROLLBACK_V3".into(),
+        script_type: Some("undo".into()),
+        version: Some("3".into()),
+        status: Some("ROLLED_BACK".into()),
+        keyspace_name: Some("ks".into()),
+        ..HistoryRow::default()
+    };
+    let rows = [
+        row(1, &v1, "SUCCESS", ""),
+        row(2, &v3, "SUCCESS", ""),
+        row(3, &v4, "SUCCESS", ""),
+        sentinel,
+    ];
+    let h = KeyspaceHistory::build(&rows, "ks");
+    let scripts = [v1_changed, v2, v3.clone(), v4];
+    let p = deploy(&scripts, &h, "ks");
+    assert_eq!(
+        reasons(&p),
+        [
+            ("V1__a.cql".into(), "already_applied"),
+            ("V2__b.cql".into(), "pending_out_of_order"),
+            ("V3__c.cql".into(), "rolled_back"),
+            ("V4__d.cql".into(), "already_applied")
+        ]
+    );
+    assert_eq!(p.drift.len(), 1);
+    assert_eq!(p.drift[0].applied_checksum, checksum("x"));
+    let failed = [row(1, &v3, "FAILED", "")];
+    let p = deploy(
+        std::slice::from_ref(&v3),
+        &KeyspaceHistory::build(&failed, "ks"),
+        "ks",
+    );
+    assert_eq!(p.steps[0].reason, Reason::RetryFailed);
+}
+
+#[test]
+fn rollback_latest_above_and_tag() {
+    let (v1, v2, v3) = (
+        script("V1.0__a.cql", "a"),
+        script("V1.1__b.cql", "b"),
+        script("V2.0__c.cql", "c"),
+    );
+    let (u2, u3) = (script("U1.1__b.cql", "ub"), script("U2.0__c.cql", "uc"));
+    let rows = [
+        row(1, &v1, "SUCCESS", "r1"),
+        row(2, &v2, "SUCCESS", "r2"),
+        row(3, &v3, "SUCCESS", "r2"),
+    ];
+    let h = KeyspaceHistory::build(&rows, "ks");
+    let undo: BTreeMap<&Version, &Script> = [
+        (u2.version.as_ref().unwrap(), &u2),
+        (u3.version.as_ref().unwrap(), &u3),
+    ]
+    .into_iter()
+    .collect();
+    let versions = |t: &RollbackTarget| -> Vec<(String, Option<String>)> {
+        rollback(&undo, &h, t)
+            .into_iter()
+            .map(|s| (s.version.to_string(), s.undo.map(|u| u.filename.clone())))
+            .collect()
+    };
+    assert_eq!(
+        versions(&RollbackTarget::Latest),
+        [("2.0".into(), Some("U2.0__c.cql".into()))]
+    );
+    assert_eq!(
+        versions(&RollbackTarget::Tag("r2".into())),
+        [
+            ("2.0".into(), Some("U2.0__c.cql".into())),
+            ("1.1".into(), Some("U1.1__b.cql".into()))
+        ]
+    );
+    assert_eq!(
+        versions(&RollbackTarget::Above(Version::parse("1.0").unwrap())),
+        [
+            ("2.0".into(), Some("U2.0__c.cql".into())),
+            ("1.1".into(), Some("U1.1__b.cql".into()))
+        ]
+    );
+    assert_eq!(
+        versions(&RollbackTarget::Above(Version::parse("0").unwrap()))[2],
+        ("1.0".into(), None)
+    );
+    assert!(versions(&RollbackTarget::Tag("nope".into())).is_empty());
+}
