@@ -8,12 +8,15 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cql;
+pub mod db;
 pub mod edition;
+pub mod execute;
 pub mod exit;
 pub mod history;
 pub mod plan;
 pub mod scripts;
 pub mod suggest;
+pub mod timefmt;
 pub mod ui;
 pub mod version;
 
@@ -114,7 +117,12 @@ fn load_settings(cli: &Cli, command: &cli::Command) -> anyhow::Result<Settings> 
 }
 
 fn init_logging(verbose: bool) {
-    let level = if verbose { "cassachange=debug" } else { "warn" };
+    // The driver's own logs are noise for a CLI; our messages go through `ui`.
+    let level = if verbose {
+        "cassachange=debug,scylla=warn"
+    } else {
+        "cassachange=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASSACHANGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()

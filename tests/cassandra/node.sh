@@ -29,7 +29,7 @@ usage() {
   cat <<'EOF'
 node.sh - local Apache Cassandra 5.0 test instances for cassachange
 
-  node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K]
+  node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K] [--plain]
   node.sh stop   [--name N] [--node I] [--kill] | stop --all
   node.sh status [--name N]
   node.sh cql    [--name N] [--tls] "<CQL statement>"
@@ -366,7 +366,10 @@ launch_node() {
   mkdir -p "$d/conf" "$d/data" "$d/logs" "$d/triggers"
   render_yaml "$i"
   cp "$SCRIPT_DIR/logback.xml" "$d/conf/logback.xml"
-  if ((NODES > 1)); then heap=${CASSANDRA_HEAP:-768m}; else heap=${CASSANDRA_HEAP:-1g}; fi
+  # superuser_setup_delay_ms is also the retry interval of the role set-up task: 0 makes a
+  # restarted multi-node ring spin (and log) in a tight loop while its peers are still DOWN.
+  local su_delay=0
+  if ((NODES > 1)); then heap=${CASSANDRA_HEAP:-768m} su_delay=1000; else heap=${CASSANDRA_HEAP:-1g}; fi
   local -a jvm=(
     "-Xms$heap" "-Xmx$heap" -Xss256k
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
@@ -390,7 +393,7 @@ launch_node() {
     # fast test start-up (the properties Cassandra's own tests use)
     -Dcassandra.ring_delay_ms=1000
     -Dcassandra.skip_wait_for_gossip_to_settle=0
-    -Dcassandra.superuser_setup_delay_ms=0
+    "-Dcassandra.superuser_setup_delay_ms=$su_delay"
     -Dcassandra.skip_sync=true
     -Dcassandra.unsafesystem=true
     # JDK 17 module access (conf/jvm17-server.options of Cassandra 5.0)
@@ -426,7 +429,13 @@ launch_node() {
   printf '\n===== %s starting node%s (%s:%s) =====\n' "$(date -u +%FT%TZ)" "$i" "$(node_ip "$i")" "$NATIVE_PORT" >>"$d/logs/stdout.log"
   # setsid: own session, so the JVM outlives this script and ignores the caller's Ctrl-C.
   # The subshell execs setsid, which execs java: $! is the JVM's pid. Lock fds are closed.
-  (cd "$d" && exec setsid "$JAVA17/bin/java" "${jvm[@]}" </dev/null >>"$d/logs/stdout.log" 2>&1 8>&- 9>&-) &
+  # As root, Cassandra's mlockall() pins the whole 1 GB heap in RAM; a test node does not need
+  # that, so drop CAP_IPC_LOCK (mlockall then fails harmlessly: "Unable to lock JVM memory").
+  local -a pre=(setsid)
+  if [[ $(id -u) == 0 && ${CASSANDRA_MLOCK:-0} != 1 ]] && command -v setpriv >/dev/null 2>&1; then
+    pre+=(setpriv --bounding-set=-ipc_lock)
+  fi
+  (cd "$d" && exec "${pre[@]}" "$JAVA17/bin/java" "${jvm[@]}" </dev/null >>"$d/logs/stdout.log" 2>&1 8>&- 9>&-) &
   printf '%s\n' "$!" >"$d/cassandra.pid"
 }
 
@@ -539,14 +548,15 @@ print_ready() {
 # commands
 
 cmd_start() {
-  local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes=""
+  local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes="" flags=0
   while (($#)); do
     case $1 in
       --name) name=${2:?--name needs a value}; shift 2 ;;
-      --auth) want_auth=1; shift ;;
-      --tls) want_tls=1; shift ;;
-      --mtls) want_tls=1 want_mtls=1; shift ;;
-      --nodes) want_nodes=${2:?--nodes needs a value}; shift 2 ;;
+      --plain) flags=1; shift ;; # options given (none): not the stored configuration
+      --auth) want_auth=1 flags=1; shift ;;
+      --tls) want_tls=1 flags=1; shift ;;
+      --mtls) want_tls=1 want_mtls=1 flags=1; shift ;;
+      --nodes) want_nodes=${2:?--nodes needs a value} flags=1; shift 2 ;;
       *) die "start: unknown option '$1'" ;;
     esac
   done
@@ -555,14 +565,17 @@ cmd_start() {
   valid_name "$NAME" || die "bad instance name '$NAME'"
   INST="$(inst_dir "$NAME")"
   mkdir -p "$NODES_ROOT"
-  setup_lock # also guards slot allocation
+  # Locks: always the instance's first, then the shared set-up lock (jars, venv, slots).
+  lock_instance
+  setup_lock
   set_profile "$NAME"
   # requested configuration = the name's implied flags + the flags given
   local r_nodes=${want_nodes:-$IMPL_NODES}
   local r_auth=$((want_auth | IMPL_AUTH)) r_tls=$((want_tls | IMPL_TLS)) r_mtls=$want_mtls
-  lock_instance
   if load_instance_env "$NAME"; then
     NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
+    # No option given: start the instance as it was configured last time.
+    if ((flags == 0)); then r_nodes=$NODES r_auth=$AUTH r_tls=$TLS r_mtls=$MTLS; fi
     local running
     running=$(running_count)
     if ((running > 0)); then
@@ -576,6 +589,7 @@ cmd_start() {
     fi
   fi
   NODES=$r_nodes AUTH=$r_auth TLS=$r_tls MTLS=$r_mtls
+  write_instance_env # under the set-up lock: this also claims the slot of a new name
   ensure_venv
   find_java
 
@@ -596,7 +610,6 @@ cmd_start() {
     ensure_lib
     setup_unlock
   fi
-  write_instance_env
   if ((TLS == 1)); then ensure_certs; fi
 
   local i t0 launched=() timeout=$START_TIMEOUT
@@ -680,25 +693,23 @@ cmd_stop() {
   local sig=TERM
   ((OPT_KILL == 1)) && sig=KILL
   if ((OPT_ALL == 1)); then
-    local f n
-    for f in "$NODES_ROOT"/*/instance.env; do
-      [[ -f $f ]] || continue
-      n=$(basename "$(dirname "$f")")
-      resolve_instance "$n"
-      stop_instance "$sig"
-    done
-    # Safety net: any JVM still running on a yaml under our nodes dir (pid file lost).
-    local p cmd
+    # Every JVM whose yaml lies under our nodes dir (pid files or not), all stopped together.
+    local p cmd yaml rel
+    local -a pairs=()
     for p in /proc/[0-9]*; do
       cmd=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null) || continue
-      if grep -q -- "^-Dcassandra.config=file://$NODES_ROOT/" <<<"$cmd"; then
-        local yaml
-        yaml=$(grep -- "^-Dcassandra.config=file://" <<<"$cmd" | head -n1)
-        yaml=${yaml#-Dcassandra.config=file://}
-        log "stopping stray node ${p#/proc/} ($yaml)"
-        stop_pids "$sig" "${p#/proc/}" "$yaml" || true
-      fi
+      yaml=$(grep -m1 -- "^-Dcassandra.config=file://$NODES_ROOT/" <<<"$cmd") || continue
+      yaml=${yaml#-Dcassandra.config=file://}
+      rel=${yaml#"$NODES_ROOT"/}
+      rel=${rel%/conf/cassandra.yaml}
+      log "stopping ${rel%%/*} ${rel#*/} (pid ${p#/proc/})"
+      pairs+=("${p#/proc/}" "$yaml")
     done
+    if ((${#pairs[@]} > 0)); then
+      stop_pids "$sig" "${pairs[@]}" || die "could not stop every node"
+    fi
+    rm -f "$NODES_ROOT"/*/node*/cassandra.pid
+    printf 'stopped %s node(s)\n' "$((${#pairs[@]} / 2))"
     return 0
   fi
   resolve_instance "$OPT_NAME"

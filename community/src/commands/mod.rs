@@ -1,5 +1,10 @@
 //! Defines the commands, one file each; `run` dispatches to them.
 
+mod connect;
+mod deploy;
+mod repair;
+mod rollback;
+mod status;
 mod validate;
 
 use anyhow::Result;
@@ -35,6 +40,10 @@ pub fn run(
     }
     match command {
         Command::Validate(args) => validate::run(args, settings),
+        Command::Deploy(args) => block_on(deploy::run(args, settings, edition)),
+        Command::Rollback(args) => block_on(rollback::run(args, settings, edition)),
+        Command::Status(args) => block_on(status::run(args, settings)),
+        Command::Repair(args) => block_on(repair::run(args, settings, edition)),
         other => Err(UserError::error(format!(
             "'{}' is not implemented yet in this build",
             other.name()
@@ -42,4 +51,15 @@ pub fn run(
         .hint("use 'cassachange validate' meanwhile")
         .into()),
     }
+}
+
+/// Runs a database command on a small multi-threaded runtime (the lock lease renews
+/// on it while scripts run).
+fn block_on<F: std::future::Future<Output = Result<ExitStatus>>>(f: F) -> Result<ExitStatus> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| UserError::error(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(f)
 }

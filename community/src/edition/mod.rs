@@ -4,7 +4,10 @@
 //!
 //! This is the Rust form of the original's entry-point patching.
 
+mod audit;
 mod community;
+
+pub use audit::{AuditEvent, EventType};
 
 pub use community::{plugin_file_name, requires_enterprise, Community};
 
@@ -19,6 +22,10 @@ pub trait Edition {
     /// Replaces `secrets` URIs in `settings` with their values (enterprise), or refuses a
     /// `secrets` block (community). Runs before any connection is opened.
     fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError>;
+
+    /// Appends an audit event (enterprise); the community edition records nothing.
+    /// An error here is loud: the caller stops the run.
+    fn audit(&self, event: &AuditEvent) -> Result<(), UserError>;
 }
 
 /// The edition of this process.

@@ -1,0 +1,127 @@
+//! Defines `status`: the history rows of the target keyspaces (newest first, filtered by
+//! `--tag`), then what a deploy would run now and which applied scripts have drifted.
+
+use anyhow::Result;
+
+use super::connect::{self, db_error};
+use crate::cli::StatusArgs;
+use crate::config::Settings;
+use crate::exit::ExitStatus;
+use crate::history::state::{HistoryRow, KeyspaceHistory};
+use crate::history::table::HistoryTable;
+use crate::outln;
+use crate::plan;
+use crate::scripts::discover;
+use crate::timefmt::format_ms;
+use crate::ui;
+
+/// Runs `status`.
+pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitStatus> {
+    let history_ks = settings.require_history_keyspace()?;
+    let keyspaces: Vec<&str> = settings.keyspaces.iter().map(String::as_str).collect();
+    let db = connect::open(settings, &[history_ks]).await?;
+    let table = HistoryTable::new(&db, history_ks, &settings.history_table);
+    let rows = table.read_all().await.map_err(|e| db_error(&e))?;
+
+    let mut shown: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|r| {
+            keyspaces
+                .iter()
+                .any(|k| r.keyspace_name.as_deref() == Some(*k))
+        })
+        .filter(|r| {
+            args.tag
+                .as_ref()
+                .is_none_or(|t| r.tag.as_deref() == Some(t.as_str()))
+        })
+        .collect();
+    shown.sort_by(|a, b| {
+        b.installed_on
+            .cmp(&a.installed_on)
+            .then_with(|| b.script.cmp(&a.script))
+    });
+    if shown.is_empty() {
+        match &args.tag {
+            Some(t) => outln!("No migrations found for tag '{t}'."),
+            None => outln!("No migrations found."),
+        }
+    } else {
+        print_table(&shown);
+    }
+
+    match discover(&settings.root_folder) {
+        Ok(found) => {
+            for ks in &keyspaces {
+                let p = plan::deploy(&found.forward, &KeyspaceHistory::build(&rows, ks), ks);
+                let pending: Vec<_> = p.to_run().collect();
+                outln!();
+                if pending.is_empty() {
+                    outln!("{ks}: up to date ({} script(s) on disk)", p.steps.len());
+                } else {
+                    outln!("{ks}: {} script(s) would run on deploy:", pending.len());
+                    for s in pending {
+                        outln!("  {:<44} {}", s.script.filename, s.reason.text());
+                    }
+                }
+                for d in &p.drift {
+                    outln!(
+                        "  DRIFT {:<38} changed since applied (applied {}, now {})",
+                        d.script.filename,
+                        d.applied_checksum,
+                        d.script.checksum
+                    );
+                }
+            }
+        }
+        Err(e) => ui::warn(format!("{e}; pending scripts and drift are not shown")),
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_table(rows: &[&HistoryRow]) {
+    let header = [
+        "VERSION",
+        "KEYSPACE",
+        "TAG",
+        "SCRIPT",
+        "STATUS",
+        "INSTALLED_BY",
+        "INSTALLED_ON",
+        "EXEC_MS",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.version.clone().unwrap_or_default(),
+                r.keyspace_name.clone().unwrap_or_default(),
+                r.tag.clone().unwrap_or_default(),
+                r.script.clone(),
+                r.status.clone().unwrap_or_default(),
+                r.installed_by.clone().unwrap_or_default(),
+                format_ms(r.installed_on),
+                r.execution_time.map(|t| t.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut width = header.map(str::len);
+    for c in &cells {
+        for (w, v) in width.iter_mut().zip(c) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let line = |c: &[String]| {
+        c.iter()
+            .zip(width)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    outln!("{}", line(&header.map(String::from)));
+    for c in &cells {
+        outln!("{}", line(c));
+    }
+}

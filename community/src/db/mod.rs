@@ -1,0 +1,491 @@
+//! Defines the database connection: one `scylla` session built from `Settings`, and
+//! the few operations the rest of cassachange needs (bound queries, lightweight
+//! transactions, script statements with a timeout).
+//!
+//! Every failure becomes a [`DbError`] that names the host, keyspace or statement at
+//! fault and never a bound value (values may be secrets or user data).
+
+mod tls;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::unprepared::Statement;
+use scylla::statement::{Consistency, SerialConsistency};
+use tokio::sync::Mutex;
+
+pub use scylla::value::CqlValue;
+
+use crate::config::Settings;
+
+/// Bound values of a statement, in marker order; `None` is null.
+pub type Values = Vec<Option<CqlValue>>;
+
+/// Rows read from a query, with their column names.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// Row values, in column order.
+    pub rows: Vec<Vec<Option<CqlValue>>>,
+}
+
+impl Rows {
+    /// Index of a column by name.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// A text column of a row (`text`/`ascii`), `None` when null or absent.
+    pub fn text(&self, row: usize, name: &str) -> Option<String> {
+        match self
+            .index(name)
+            .and_then(|i| self.rows.get(row)?.get(i)?.as_ref())
+        {
+            Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// A timestamp column in milliseconds.
+    pub fn timestamp(&self, row: usize, name: &str) -> Option<i64> {
+        match self
+            .index(name)
+            .and_then(|i| self.rows.get(row)?.get(i)?.as_ref())
+        {
+            Some(CqlValue::Timestamp(t)) => Some(t.0),
+            _ => None,
+        }
+    }
+
+    /// An int column.
+    pub fn int(&self, row: usize, name: &str) -> Option<i32> {
+        match self
+            .index(name)
+            .and_then(|i| self.rows.get(row)?.get(i)?.as_ref())
+        {
+            Some(CqlValue::Int(v)) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+/// A failed database operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// No session could be opened.
+    #[error("cannot connect to Cassandra at {contact}: {reason}")]
+    Connect {
+        /// `host:port` list.
+        contact: String,
+        /// The driver's reason.
+        reason: String,
+        /// What to check.
+        hint: String,
+    },
+    /// The TLS settings cannot be used.
+    #[error("{0}")]
+    Tls(String),
+    /// A statement failed.
+    #[error("{what} failed: {reason}")]
+    Statement {
+        /// What was being done, e.g. `reading change_history`.
+        what: String,
+        /// The driver's or server's reason.
+        reason: String,
+    },
+    /// The statement timed out on the client.
+    #[error("{what} timed out after {secs:.1}s")]
+    Timeout {
+        /// What was being done.
+        what: String,
+        /// The timeout.
+        secs: f64,
+    },
+    /// Schema agreement was not reached after a DDL statement.
+    #[error("{what}: the cluster did not reach schema agreement ({reason})")]
+    SchemaAgreement {
+        /// The statement.
+        what: String,
+        /// The driver's reason.
+        reason: String,
+    },
+}
+
+impl DbError {
+    /// A hint for the person running the command, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DbError::Connect { hint, .. } => Some(hint.clone()),
+            DbError::Timeout { .. } => Some("raise --timeout (seconds per statement), or check the cluster's health".into()),
+            DbError::SchemaAgreement { .. } => Some(
+                "check that every node is up (nodetool status / describecluster); the statement may \
+                 have applied on some nodes: run `cassachange repair --list` before retrying"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// How long to wait for a first connection before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The outcome of a lightweight transaction.
+#[derive(Debug, Clone)]
+pub struct LwtResult {
+    /// Whether the condition held and the write applied.
+    pub applied: bool,
+    /// The current row when it did not (column names without `[applied]`).
+    pub current: Rows,
+}
+
+/// An open session.
+pub struct Db {
+    session: Session,
+    contact: String,
+    prepared: Mutex<std::collections::HashMap<String, PreparedStatement>>,
+}
+
+impl Db {
+    /// Opens a session for `settings` (plain, login, TLS), bounded in time.
+    pub async fn connect(settings: &Settings) -> Result<Db, DbError> {
+        if settings.secure_connect_bundle.is_some() || settings.astra_token.is_some() {
+            return Err(DbError::Connect {
+                contact: "AstraDB".into(),
+                reason: "AstraDB secure connect bundles are not supported by this build yet".into(),
+                hint: "connect to Apache Cassandra with hosts/port, or use the Python tool for AstraDB for now".into(),
+            });
+        }
+        let contacts: Vec<String> = settings
+            .hosts
+            .iter()
+            .map(|h| host_port(h, settings.port))
+            .collect();
+        let contact = contacts.join(", ");
+        let mut builder = SessionBuilder::new()
+            .known_nodes(&contacts)
+            .connection_timeout(Duration::from_secs(5))
+            .schema_agreement_timeout(Duration::from_secs(60))
+            .keyspaces_to_fetch(
+                settings
+                    .keyspaces
+                    .iter()
+                    .chain(&settings.history_keyspace)
+                    .map(|k| k.to_ascii_lowercase()),
+            );
+        if let (Some(user), Some(pass)) = (&settings.username, &settings.password) {
+            builder = builder.user(user, pass.expose());
+        }
+        if settings.tls.enabled {
+            let config = tls::client_config(&settings.tls).map_err(DbError::Tls)?;
+            builder = builder.tls_context(Some(Arc::new(config)));
+        }
+        let session = match tokio::time::timeout(CONNECT_TIMEOUT, builder.build()).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(connect_error(&contact, &e.to_string(), settings)),
+            Err(_) => {
+                return Err(DbError::Connect {
+                    contact,
+                    reason: format!("no usable connection within {}s", CONNECT_TIMEOUT.as_secs()),
+                    hint: "check hosts/port and that the nodes are up; with ssl: true the port must speak TLS".into(),
+                })
+            }
+        };
+        Ok(Db {
+            session,
+            contact,
+            prepared: Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// The contact points, for messages.
+    pub fn contact(&self) -> &str {
+        &self.contact
+    }
+
+    async fn prepare(&self, cql: &str, what: &str) -> Result<PreparedStatement, DbError> {
+        let mut cache = self.prepared.lock().await;
+        if let Some(p) = cache.get(cql) {
+            return Ok(p.clone());
+        }
+        let p = self
+            .session
+            .prepare(cql)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        cache.insert(cql.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Runs a prepared statement with bound values and reads every page of its rows.
+    pub async fn query(&self, what: &str, cql: &str, values: Values) -> Result<Rows, DbError> {
+        let mut p = self.prepare(cql, what).await?;
+        p.set_consistency(Consistency::LocalQuorum);
+        let pager = self
+            .session
+            .execute_iter(p, values)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let columns: Vec<String> = pager
+            .column_specs()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut stream = pager
+            .rows_stream::<scylla::value::Row>()
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next().await {
+            let row = row.map_err(|e| statement_error(what, &e.to_string()))?;
+            rows.push(row.columns);
+        }
+        Ok(Rows { columns, rows })
+    }
+
+    /// Runs a prepared write with bound values.
+    pub async fn write(&self, what: &str, cql: &str, values: Values) -> Result<(), DbError> {
+        let mut p = self.prepare(cql, what).await?;
+        p.set_consistency(Consistency::LocalQuorum);
+        self.session
+            .execute_unpaged(&p, values)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        Ok(())
+    }
+
+    /// Runs a lightweight transaction (serial consistency) and reads `[applied]`.
+    pub async fn lwt(&self, what: &str, cql: &str, values: Values) -> Result<LwtResult, DbError> {
+        let mut p = self.prepare(cql, what).await?;
+        p.set_consistency(Consistency::LocalQuorum);
+        p.set_serial_consistency(Some(SerialConsistency::Serial));
+        let result = self
+            .session
+            .execute_unpaged(&p, values)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let columns: Vec<String> = rows
+            .column_specs()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut all: Vec<Vec<Option<CqlValue>>> = Vec::new();
+        for r in rows
+            .rows::<scylla::value::Row>()
+            .map_err(|e| statement_error(what, &e.to_string()))?
+        {
+            all.push(
+                r.map_err(|e| statement_error(what, &e.to_string()))?
+                    .columns,
+            );
+        }
+        let applied = matches!(
+            all.first().and_then(|r| r.first()),
+            Some(Some(CqlValue::Boolean(true)))
+        );
+        let current = Rows {
+            columns: columns.into_iter().skip(1).collect(),
+            rows: all
+                .into_iter()
+                .map(|r| r.into_iter().skip(1).collect())
+                .collect(),
+        };
+        Ok(LwtResult { applied, current })
+    }
+
+    /// Reads with serial consistency (sees the latest Paxos state of a row).
+    pub async fn serial_read(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+    ) -> Result<Rows, DbError> {
+        let mut p = self.prepare(cql, what).await?;
+        p.set_consistency(Consistency::Serial);
+        let result = self
+            .session
+            .execute_unpaged(&p, values)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let columns: Vec<String> = rows
+            .column_specs()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut out = Vec::new();
+        for r in rows
+            .rows::<scylla::value::Row>()
+            .map_err(|e| statement_error(what, &e.to_string()))?
+        {
+            out.push(
+                r.map_err(|e| statement_error(what, &e.to_string()))?
+                    .columns,
+            );
+        }
+        Ok(Rows { columns, rows: out })
+    }
+
+    /// Runs one statement of a migration script, unprepared, with an optional timeout.
+    /// DDL waits for schema agreement (the driver does this after every schema change).
+    pub async fn run_script_statement(
+        &self,
+        what: &str,
+        text: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), DbError> {
+        let mut st = Statement::new(text);
+        st.set_consistency(Consistency::LocalQuorum);
+        if let Some(t) = timeout {
+            st.set_request_timeout(Some(t));
+        }
+        match self.session.query_unpaged(st, &[]).await {
+            Ok(_) => Ok(()),
+            Err(scylla::errors::ExecutionError::RequestTimeout(d)) => Err(DbError::Timeout {
+                what: what.to_string(),
+                secs: d.as_secs_f64(),
+            }),
+            Err(scylla::errors::ExecutionError::SchemaAgreementError(e)) => {
+                Err(DbError::SchemaAgreement {
+                    what: what.to_string(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(statement_error(what, &e.to_string())),
+        }
+    }
+
+    /// Makes `keyspace` the session's keyspace for unqualified names in scripts.
+    pub async fn use_keyspace(&self, keyspace: &str) -> Result<(), DbError> {
+        self.session
+            .use_keyspace(keyspace, true)
+            .await
+            .map_err(|e| statement_error(&format!("USE {keyspace}"), &e.to_string()))
+    }
+
+    /// Names of existing keyspaces.
+    pub async fn keyspaces(&self) -> Result<HashSet<String>, DbError> {
+        let rows = self
+            .query(
+                "listing keyspaces",
+                "SELECT keyspace_name FROM system_schema.keyspaces",
+                vec![],
+            )
+            .await?;
+        Ok((0..rows.rows.len())
+            .filter_map(|i| rows.text(i, "keyspace_name"))
+            .collect())
+    }
+
+    /// Column names of a table, or `None` when the table does not exist.
+    pub async fn table_columns(
+        &self,
+        keyspace: &str,
+        table: &str,
+    ) -> Result<Option<Vec<String>>, DbError> {
+        let rows = self
+            .query(
+                &format!("reading the columns of {keyspace}.{table}"),
+                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+                vec![Some(CqlValue::Text(keyspace.into())), Some(CqlValue::Text(table.into()))],
+            )
+            .await?;
+        let cols: Vec<String> = (0..rows.rows.len())
+            .filter_map(|i| rows.text(i, "column_name"))
+            .collect();
+        Ok((!cols.is_empty()).then_some(cols))
+    }
+}
+
+fn host_port(host: &str, port: u16) -> String {
+    if host
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        host.to_string()
+    } else if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn statement_error(what: &str, reason: &str) -> DbError {
+    DbError::Statement {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn connect_error(contact: &str, reason: &str, settings: &Settings) -> DbError {
+    let lower = reason.to_ascii_lowercase();
+    let origin = |k: &str| settings.origin(k).to_string();
+    let hint = if lower.contains("authentication")
+        || lower.contains("credentials")
+        || lower.contains("password")
+    {
+        if settings.username.is_none() {
+            "the cluster requires a login: set username and password (CASSANDRA_USERNAME / CASSANDRA_PASSWORD)".to_string()
+        } else {
+            format!(
+                "check username (from {}) and password (from {})",
+                origin("username"),
+                origin("password")
+            )
+        }
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("ssl")
+    {
+        "check ssl_cafile (the CA that signed the server certificate); if the certificate does not name the \
+         node's IP address, set ssl_verify_hostname: false"
+            .to_string()
+    } else if lower.contains("refused") {
+        format!("nothing accepts connections there: is Cassandra running, and are hosts (from {}) and port (from {}) right?", origin("hosts"), origin("port"))
+    } else {
+        format!(
+            "check hosts (from {}) and port (from {}), and that the nodes are up",
+            origin("hosts"),
+            origin("port")
+        )
+    };
+    DbError::Connect {
+        contact: contact.to_string(),
+        reason: first_line(reason),
+        hint,
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let s = s.lines().next().unwrap_or(s);
+    if s.chars().count() > 300 {
+        format!("{}…", s.chars().take(300).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(host_port("10.0.0.1", 9042), "10.0.0.1:9042");
+        assert_eq!(host_port("db:9142", 9042), "db:9142");
+        assert_eq!(host_port("::1", 9042), "[::1]:9042");
+        assert_eq!(host_port("[::1]:9000", 9042), "[::1]:9000");
+    }
+}
