@@ -4,6 +4,8 @@
 //! Nothing here fakes a part: tests run the binary built by `cargo build`, and the
 //! Python tool from the venv that `tests/cassandra/node.sh venv` maintains.
 
+pub mod db;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -200,4 +202,138 @@ impl Project {
             .expect("run python");
         Output::from(&out)
     }
+}
+
+/// A project wired to a Cassandra instance with its own target and history keyspaces.
+pub struct DbProject {
+    /// The project folder and runner.
+    pub project: Project,
+    /// The target keyspaces.
+    pub keyspaces: Vec<db::Keyspace>,
+    /// The history keyspace.
+    pub history: db::Keyspace,
+    /// The instance.
+    pub instance: &'static db::Instance,
+}
+
+impl DbProject {
+    /// A project on `instance` with `n` target keyspaces and `extra` YAML appended.
+    pub fn new(instance: &'static db::Instance, label: &str, n: usize, extra: &str) -> Self {
+        let project = Project::new();
+        let keyspaces: Vec<db::Keyspace> = (0..n)
+            .map(|i| instance.keyspace(&format!("{label}{i}")))
+            .collect();
+        let history = instance.keyspace(&format!("{label}h"));
+        let list = keyspaces
+            .iter()
+            .map(|k| k.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let targets = if n == 1 {
+            format!("keyspace: {list}\n")
+        } else {
+            format!("keyspaces: [{list}]\n")
+        };
+        project.write(
+            "cassachange.yml",
+            format!(
+                "{}{targets}history_keyspace: {}\n{extra}",
+                instance.yaml(),
+                history.name
+            ),
+        );
+        DbProject {
+            project,
+            keyspaces,
+            history,
+            instance,
+        }
+    }
+
+    /// The first target keyspace's name.
+    pub fn ks(&self) -> &str {
+        &self.keyspaces[0].name
+    }
+
+    /// Writes a migration script under `migrations/`.
+    pub fn script(&self, rel: &str, body: &str) -> &Self {
+        self.project.write(&format!("migrations/{rel}"), body);
+        self
+    }
+
+    /// Runs the binary.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.project.run(args)
+    }
+
+    /// History rows as `(script, status, keyspace)` oldest first.
+    pub fn history(&self) -> Vec<HistoryRow> {
+        let rows = self.instance.rows(&format!(
+            "SELECT script, installed_on, status, keyspace_name, script_type, version, checksum, tag, run_id, installed_by, execution_time FROM {}.change_history",
+            self.history.name
+        ));
+        let mut out: Vec<HistoryRow> = rows
+            .iter()
+            .map(|r| HistoryRow {
+                script: db::text(&r[0]),
+                at: match &r[1] {
+                    Some(scylla::value::CqlValue::Timestamp(t)) => t.0,
+                    _ => 0,
+                },
+                status: db::text(&r[2]),
+                keyspace: db::text(&r[3]),
+                script_type: db::text(&r[4]),
+                version: db::text(&r[5]),
+                checksum: db::text(&r[6]),
+                tag: db::text(&r[7]),
+                run_id: db::text(&r[8]),
+                installed_by: db::text(&r[9]),
+            })
+            .collect();
+        out.sort_by_key(|r| r.at);
+        out
+    }
+
+    /// `script status` of every history row, oldest first.
+    pub fn history_summary(&self) -> Vec<String> {
+        self.history()
+            .iter()
+            .map(|r| format!("{} {}", r.script, r.status))
+            .collect()
+    }
+
+    /// True when `table` exists in keyspace `ks`.
+    pub fn table_exists(&self, ks: &str, table: &str) -> bool {
+        !self
+            .instance
+            .rows(&format!(
+                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{ks}' AND table_name = '{table}'"
+            ))
+            .is_empty()
+    }
+}
+
+/// One `change_history` row as the tests read it.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    /// Script file name.
+    pub script: String,
+    /// `installed_on` in ms.
+    pub at: i64,
+    /// Status.
+    pub status: String,
+    /// Keyspace.
+    pub keyspace: String,
+    /// Script type.
+    pub script_type: String,
+    /// Version.
+    pub version: String,
+    /// Checksum.
+    pub checksum: String,
+    /// Tag.
+    pub tag: String,
+    /// Run id.
+    pub run_id: String,
+    /// Installed by.
+    pub installed_by: String,
 }

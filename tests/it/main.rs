@@ -3,4 +3,10 @@
 
 mod checksum_compat;
 mod cli_config;
+mod compat;
+mod connect;
+mod corpus;
+mod deploy;
+mod rollback;
+mod smoke;
 mod validate;

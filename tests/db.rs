@@ -1,0 +1,211 @@
+//! The Cassandra side of the fixture: the instances `tests/cassandra/node.sh` runs
+//! (started on first use when not running), a session for set-up and assertions, and
+//! unique keyspaces per test, dropped at the end, so tests run in parallel safely.
+//!
+//! `CASSACHANGE_TEST_HOSTS` (with `CASSACHANGE_TEST_PORT`, `_USERNAME`, `_PASSWORD`)
+//! points the plain instance at an external cluster instead.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
+
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::value::{CqlValue, Row};
+
+use crate::tests_dir;
+
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+});
+
+/// Runs a future on the fixture's runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    RUNTIME.block_on(f)
+}
+
+/// One Cassandra instance and how to reach it.
+#[derive(Debug)]
+pub struct Instance {
+    /// Contact hosts.
+    pub hosts: Vec<String>,
+    /// Native port.
+    pub port: u16,
+    /// Login, when the instance has authentication.
+    pub login: Option<(String, String)>,
+    /// CA certificate (PEM), when the instance speaks TLS.
+    pub ca: Option<PathBuf>,
+    /// Client certificate and key (PEM), for mutual TLS.
+    pub client: Option<(PathBuf, PathBuf)>,
+    session: OnceLock<Arc<Session>>,
+}
+
+fn node_sh() -> PathBuf {
+    tests_dir().join("cassandra/node.sh")
+}
+
+fn start_and_describe(name: &str) -> Instance {
+    let status = Command::new(node_sh())
+        .args(["status", "--name", name])
+        .output()
+        .expect("node.sh status");
+    if !status.status.success() {
+        let out = Command::new(node_sh())
+            .args(["start", "--name", name])
+            .output()
+            .expect("node.sh start");
+        assert!(
+            out.status.success(),
+            "could not start Cassandra instance '{name}':\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let env = Command::new(node_sh())
+        .args(["env", "--name", name])
+        .output()
+        .expect("node.sh env");
+    let text = String::from_utf8_lossy(&env.stdout);
+    let var = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {k}=")))
+            .map(|v| v.trim_matches('\'').trim_matches('"').to_string())
+    };
+    Instance {
+        hosts: var("CASSANDRA_HOSTS")
+            .expect("CASSANDRA_HOSTS")
+            .split(',')
+            .map(str::to_string)
+            .collect(),
+        port: var("CASSANDRA_PORT")
+            .expect("CASSANDRA_PORT")
+            .parse()
+            .expect("port"),
+        login: var("CASSANDRA_USERNAME").zip(var("CASSANDRA_PASSWORD")),
+        ca: var("CASSANDRA_CA_CERT").map(PathBuf::from),
+        client: var("CASSANDRA_CLIENT_CERT")
+            .map(PathBuf::from)
+            .zip(var("CASSANDRA_CLIENT_KEY").map(PathBuf::from)),
+        session: OnceLock::new(),
+    }
+}
+
+/// The plain instance (no auth, no TLS): `default`, or `CASSACHANGE_TEST_HOSTS`.
+pub fn plain() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| match std::env::var("CASSACHANGE_TEST_HOSTS") {
+        Ok(hosts) if !hosts.is_empty() => Instance {
+            hosts: hosts.split(',').map(str::to_string).collect(),
+            port: std::env::var("CASSACHANGE_TEST_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(9042),
+            login: std::env::var("CASSACHANGE_TEST_USERNAME")
+                .ok()
+                .zip(std::env::var("CASSACHANGE_TEST_PASSWORD").ok()),
+            ca: None,
+            client: None,
+            session: OnceLock::new(),
+        },
+        _ => start_and_describe("default"),
+    })
+}
+
+/// The `secure` instance: PasswordAuthenticator (cassandra/cassandra) and optional TLS.
+pub fn secure() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| start_and_describe("secure"))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Instance {
+    /// A plain-text session (with login when needed), shared by the tests.
+    pub fn session(&self) -> Arc<Session> {
+        self.session
+            .get_or_init(|| {
+                let mut b = SessionBuilder::new()
+                    .known_nodes(self.hosts.iter().map(|h| format!("{h}:{}", self.port)));
+                if let Some((u, p)) = &self.login {
+                    b = b.user(u, p);
+                }
+                Arc::new(block_on(b.build()).expect("fixture session"))
+            })
+            .clone()
+    }
+
+    /// Runs one statement; panics with the statement on failure.
+    pub fn exec(&self, cql: &str) {
+        let s = self.session();
+        block_on(s.query_unpaged(cql, &[])).unwrap_or_else(|e| panic!("{cql}: {e}"));
+    }
+
+    /// Rows of a query, every column as `Option<CqlValue>`.
+    pub fn rows(&self, cql: &str) -> Vec<Vec<Option<CqlValue>>> {
+        let s = self.session();
+        let r = block_on(s.query_unpaged(cql, &[])).unwrap_or_else(|e| panic!("{cql}: {e}"));
+        let r = r.into_rows_result().expect("rows");
+        r.rows::<Row>()
+            .expect("rows")
+            .map(|r| r.expect("row").columns)
+            .collect()
+    }
+
+    /// A new keyspace with a unique name (dropped when the guard drops).
+    pub fn keyspace(&'static self, label: &str) -> Keyspace {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let label: String = label
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(20)
+            .collect();
+        let name = format!("it_{label}_{}_{n}", std::process::id()).to_ascii_lowercase();
+        self.exec(&format!(
+            "CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        ));
+        Keyspace {
+            name,
+            instance: self,
+        }
+    }
+
+    /// `hosts:`/`port:` (and login) lines for a cassachange.yml.
+    pub fn yaml(&self) -> String {
+        let login = self
+            .login
+            .as_ref()
+            .map(|(u, p)| format!("username: {u}\npassword: {p}\n"))
+            .unwrap_or_default();
+        format!("hosts: [{}]\nport: {}\n{login}", self.hosts.join(", "), self.port)
+    }
+}
+
+/// A keyspace that exists for one test.
+pub struct Keyspace {
+    /// Its name.
+    pub name: String,
+    instance: &'static Instance,
+}
+
+impl Drop for Keyspace {
+    fn drop(&mut self) {
+        let s = self.instance.session();
+        let _ = block_on(s.query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", self.name), &[]));
+    }
+}
+
+/// Text of a column value.
+pub fn text(v: &Option<CqlValue>) -> String {
+    match v {
+        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => s.clone(),
+        Some(CqlValue::Int(i)) => i.to_string(),
+        Some(CqlValue::Boolean(b)) => b.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}

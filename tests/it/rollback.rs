@@ -1,0 +1,155 @@
+//! `rollback` end to end: latest, `--target-version`, `--tag`, dry run, a missing undo
+//! script, and the redeploy that applies a rolled-back version again.
+
+use cassachange_tests::db::plain;
+use cassachange_tests::DbProject;
+
+fn project(label: &str) -> DbProject {
+    let p = DbProject::new(plain(), label, 1, "");
+    p.script(
+        "V1.0__a.cql",
+        "CREATE TABLE IF NOT EXISTS a (k int PRIMARY KEY);\n",
+    )
+    .script(
+        "V1.1__b.cql",
+        "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
+    )
+    .script("U1.1__b.cql", "DROP TABLE IF EXISTS b;\n")
+    .script(
+        "V2.0__c.cql",
+        "CREATE TABLE IF NOT EXISTS c (k int PRIMARY KEY);\n",
+    )
+    .script("U2.0__c.cql", "DROP TABLE IF EXISTS c;\n");
+    p
+}
+
+#[test]
+fn rollback_latest_then_redeploy_applies_it_again() {
+    let p = project("rbl");
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let out = p.run(&["rollback"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("[UNDO]    U2.0__c.cql")
+            && out.stdout.contains("version 2.0 rolled back"),
+        "{}",
+        out.stdout
+    );
+    assert!(!p.table_exists(p.ks(), "c") && p.table_exists(p.ks(), "b"));
+    let rows = p.history();
+    let sentinel = rows
+        .iter()
+        .find(|r| r.script == "ROLLBACK_V2.0")
+        .expect("sentinel row");
+    assert_eq!(
+        (
+            sentinel.status.as_str(),
+            sentinel.script_type.as_str(),
+            sentinel.version.as_str()
+        ),
+        ("ROLLED_BACK", "undo", "2.0")
+    );
+    assert!(rows
+        .iter()
+        .any(|r| r.script == "U2.0__c.cql" && r.status == "SUCCESS" && r.script_type == "undo"));
+
+    let out = p.run(&["status"]);
+    assert!(
+        out.stdout.contains("V2.0__c.cql") && out.stdout.contains("rolled back, applying again"),
+        "{}",
+        out.stdout
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("[RUN]     V2.0__c.cql"),
+        "the rolled-back version runs again: {}",
+        out.stdout
+    );
+    assert!(p.table_exists(p.ks(), "c"));
+}
+
+#[test]
+fn rollback_by_target_version_and_by_tag_in_reverse_order() {
+    let p = project("rbt");
+    p.script(
+        "V1.1__b.cql",
+        "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
+    );
+    for f in ["V2.0__c.cql", "U2.0__c.cql"] {
+        std::fs::remove_file(p.project.path().join("migrations").join(f)).unwrap();
+    }
+    let out = p.run(&["deploy", "--tag", "r1"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    p.script(
+        "V2.0__c.cql",
+        "CREATE TABLE IF NOT EXISTS c (k int PRIMARY KEY);\n",
+    )
+    .script("U2.0__c.cql", "DROP TABLE IF EXISTS c;\n");
+    assert_eq!(p.run(&["deploy", "--tag", "r2"]).code, 0);
+
+    let out = p.run(&["rollback", "--tag", "r2", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("[UNDO]    U2.0__c.cql") && !out.stdout.contains("U1.1"),
+        "{}",
+        out.stdout
+    );
+    assert!(p.table_exists(p.ks(), "c"), "dry run changes nothing");
+    // r1 holds 1.0, which has no undo script: the whole rollback is refused.
+    let out = p.run(&["rollback", "--tag", "r1"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("version 1.0 has no undo script"),
+        "{}",
+        out.stderr
+    );
+    assert!(p.table_exists(p.ks(), "b"), "nothing undone");
+
+    let out = p.run(&["rollback", "--target-version", "1.0"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let u2 = out.stdout.find("U2.0__c.cql").unwrap();
+    let u1 = out.stdout.find("U1.1__b.cql").unwrap();
+    assert!(u2 < u1, "newest first: {}", out.stdout);
+    assert!(
+        !p.table_exists(p.ks(), "b") && !p.table_exists(p.ks(), "c") && p.table_exists(p.ks(), "a")
+    );
+    let out = p.run(&["rollback", "--target-version", "1.0"]);
+    assert!(
+        out.stdout.contains("nothing to roll back"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_version_without_undo_script_stops_before_anything_is_undone() {
+    let p = project("rbm");
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let out = p.run(&["rollback", "--target-version", "0"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("cannot roll back; nothing was undone")
+            && out
+                .stderr
+                .contains("version 1.0 has no undo script (expected U1.0__*.cql)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        p.table_exists(p.ks(), "c") && p.table_exists(p.ks(), "b"),
+        "nothing undone"
+    );
+    assert!(
+        out.stdout.contains("[lock]    released"),
+        "the lock is released on refusal"
+    );
+    let out = p.run(&["rollback", "--target-version", "x.y"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("--target-version: 'x.y' is not a version"),
+        "{}",
+        out.stderr
+    );
+}
