@@ -181,7 +181,11 @@ impl Instance {
             .as_ref()
             .map(|(u, p)| format!("username: {u}\npassword: {p}\n"))
             .unwrap_or_default();
-        format!("hosts: [{}]\nport: {}\n{login}", self.hosts.join(", "), self.port)
+        format!(
+            "hosts: [{}]\nport: {}\n{login}",
+            self.hosts.join(", "),
+            self.port
+        )
     }
 }
 

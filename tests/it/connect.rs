@@ -93,9 +93,11 @@ fn tls_with_an_unknown_ca_is_refused_clearly() {
     // A CA that did not sign the server certificate: the client certificate's own file
     // is a valid PEM certificate, just not a CA of the server.
     let (cert, _) = s.client.as_ref().unwrap();
-    let mut yaml = std::fs::read_to_string(p.project.path().join("cassachange.yml")).unwrap();
-    yaml.push_str(&format!("ssl: true\nssl_cafile: {}\n", cert.display()));
-    p.project.write("cassachange.yml", yaml);
+    let yaml = std::fs::read_to_string(p.project.path().join("cassachange.yml")).unwrap();
+    p.project.write(
+        "cassachange.yml",
+        format!("{yaml}ssl: true\nssl_cafile: {}\n", cert.display()),
+    );
     p.script("V1__a.cql", "SELECT * FROM system.local;\n");
     let out = p.run(&["status"]);
     assert_eq!(out.code, 2, "{}", out.all());
