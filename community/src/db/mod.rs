@@ -409,15 +409,14 @@ impl Db {
 }
 
 fn host_port(host: &str, port: u16) -> String {
-    if host
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
-    {
-        host.to_string()
-    } else if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+    if host.starts_with('[') {
+        // `[v6]` or `[v6]:port`
+        return if host.contains("]:") { host.to_string() } else { format!("{host}:{port}") };
+    }
+    match host.matches(':').count() {
+        0 => format!("{host}:{port}"),
+        1 => host.to_string(),
+        _ => format!("[{host}]:{port}"),
     }
 }
 
