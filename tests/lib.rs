@@ -268,6 +268,9 @@ impl DbProject {
 
     /// History rows as `(script, status, keyspace)` oldest first.
     pub fn history(&self) -> Vec<HistoryRow> {
+        if !self.table_exists(&self.history.name, "change_history") {
+            return Vec::new();
+        }
         let rows = self.instance.rows(&format!(
             "SELECT script, installed_on, status, keyspace_name, script_type, version, checksum, tag, run_id, installed_by, execution_time FROM {}.change_history",
             self.history.name

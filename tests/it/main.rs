@@ -4,6 +4,7 @@
 mod checksum_compat;
 mod cli_config;
 mod compat;
+mod concurrency;
 mod connect;
 mod corpus;
 mod deploy;

@@ -102,6 +102,9 @@ pub(crate) async fn run(
     }
     outln!();
     print_lock(held.as_ref());
+    if let Some(info) = &held {
+        explain_holder(info, &rows);
+    }
 
     if args.list || failed.is_empty() {
         if !failed.is_empty() {
@@ -162,4 +165,29 @@ fn print_lock(held: Option<&LockInfo>) {
         }
         None => outln!("Deploy lock: free"),
     }
+}
+
+/// Says how far the lock holder's run got, from its history rows, so a crashed run can
+/// be told from a running one.
+fn explain_holder(info: &LockInfo, rows: &[HistoryRow]) {
+    let mut mine: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|r| r.run_id.as_deref() == Some(info.run_id.as_str()))
+        .collect();
+    mine.sort_by_key(|r| r.installed_on);
+    match mine.last() {
+        Some(last) => outln!(
+            "  that run recorded {} script(s); the last: {} {} in {} at {}",
+            mine.len(),
+            last.script,
+            last.status.as_deref().unwrap_or(""),
+            last.keyspace_name.as_deref().unwrap_or(""),
+            format_ms(last.installed_on)
+        ),
+        None => outln!("  that run has recorded no script yet"),
+    }
+    outln!(
+        "  if no deploy is running, it crashed: the script after its last recorded one may be \
+         partly applied; release with `cassachange repair --release-lock`, then deploy again"
+    );
 }

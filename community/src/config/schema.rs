@@ -16,6 +16,8 @@ pub(crate) enum Ty {
     Seconds,
     /// A duration such as `30s`, `5m`, `1h` or a number of seconds.
     Duration,
+    /// Whole seconds, at least 2 (Cassandra expires TTLs at whole seconds).
+    LockTtl,
     /// A boolean (`true`/`false`, and YAML 1.1's `yes`/`no`/`on`/`off` like PyYAML).
     Bool,
     /// A list of strings, or one comma-separated string.
@@ -77,7 +79,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     key("tag", Ty::Str, None),
     key("environment", Ty::Str, Some("CASSACHANGE_ENV")),
     key("checksum_drift", Ty::DriftPolicy, None),
-    key("lock_ttl", Ty::Seconds, Some("CASSACHANGE_LOCK_TTL")),
+    key("lock_ttl", Ty::LockTtl, Some("CASSACHANGE_LOCK_TTL")),
     key("lock_wait", Ty::Duration, Some("CASSACHANGE_LOCK_WAIT")),
     key("notifications", Ty::Notifications, None),
     key("secrets_provider", Ty::Str, None),
@@ -290,6 +292,11 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
         Ty::Port => as_port(v).map(drop),
         Ty::Seconds => as_seconds(v).map(drop),
         Ty::Duration => as_duration(v).map(drop),
+        Ty::LockTtl => match as_seconds(v) {
+            Ok(Some(n)) if n >= 2.0 => Ok(()),
+            Ok(_) => Err(format!("must be at least 2 seconds, found {}", show(v))),
+            Err(e) => Err(e),
+        },
         Ty::Bool => match v {
             Value::Null => Ok(()),
             _ => as_bool(v)
@@ -559,6 +566,15 @@ mod tests {
             problems("ssl: yes\nverbose: off\npassword: 12345\nport: '9042'\ntimeout: null\n"),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn lock_ttl_has_a_floor() {
+        assert_eq!(
+            problems("lock_ttl: 1\n"),
+            ["lock_ttl: must be at least 2 seconds, found 1"]
+        );
+        assert_eq!(problems("lock_ttl: 30\n"), Vec::<String>::new());
     }
 
     #[test]

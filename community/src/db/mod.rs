@@ -108,6 +108,15 @@ pub enum DbError {
         /// The timeout.
         secs: f64,
     },
+    /// A lightweight transaction or serial read timed out (Paxos contention or a slow
+    /// replica): its outcome is unknown, and the caller must find out.
+    #[error("{what} timed out with an unknown outcome: {reason}")]
+    Uncertain {
+        /// What was being done.
+        what: String,
+        /// The server's reason.
+        reason: String,
+    },
     /// Schema agreement was not reached after a DDL statement.
     #[error("{what}: the cluster did not reach schema agreement ({reason})")]
     SchemaAgreement {
@@ -215,11 +224,19 @@ impl Db {
         if let Some(p) = cache.get(cql) {
             return Ok(p.clone());
         }
-        let p = self
-            .session
-            .prepare(cql)
-            .await
-            .map_err(|e| statement_error(what, &e.to_string()))?;
+        // A table another client created a moment ago can be briefly unknown to the
+        // coordinator that prepares: retry that case for a few seconds.
+        let mut attempt = 0;
+        let p = loop {
+            match self.session.prepare(cql).await {
+                Ok(p) => break p,
+                Err(e) if attempt < 20 && e.to_string().contains("does not exist") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(statement_error(what, &e.to_string())),
+            }
+        };
         cache.insert(cql.to_string(), p.clone());
         Ok(p)
     }
@@ -269,7 +286,7 @@ impl Db {
             .session
             .execute_unpaged(&p, values)
             .await
-            .map_err(|e| statement_error(what, &e.to_string()))?;
+            .map_err(|e| serial_error(what, &e))?;
         let rows = result
             .into_rows_result()
             .map_err(|e| statement_error(what, &e.to_string()))?;
@@ -315,7 +332,7 @@ impl Db {
             .session
             .execute_unpaged(&p, values)
             .await
-            .map_err(|e| statement_error(what, &e.to_string()))?;
+            .map_err(|e| serial_error(what, &e))?;
         let rows = result
             .into_rows_result()
             .map_err(|e| statement_error(what, &e.to_string()))?;
@@ -411,12 +428,36 @@ impl Db {
 fn host_port(host: &str, port: u16) -> String {
     if host.starts_with('[') {
         // `[v6]` or `[v6]:port`
-        return if host.contains("]:") { host.to_string() } else { format!("{host}:{port}") };
+        return if host.contains("]:") {
+            host.to_string()
+        } else {
+            format!("{host}:{port}")
+        };
     }
     match host.matches(':').count() {
         0 => format!("{host}:{port}"),
         1 => host.to_string(),
         _ => format!("[{host}]:{port}"),
+    }
+}
+
+/// Maps a driver error: timeouts and unavailability of a serial operation become
+/// [`DbError::Uncertain`], everything else a statement error.
+fn serial_error(what: &str, e: &scylla::errors::ExecutionError) -> DbError {
+    use scylla::errors::{DbError as Server, ExecutionError, RequestAttemptError};
+    match e {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(
+            Server::WriteTimeout { .. }
+            | Server::ReadTimeout { .. }
+            | Server::Unavailable { .. }
+            | Server::Overloaded,
+            _,
+        ))
+        | ExecutionError::RequestTimeout(_) => DbError::Uncertain {
+            what: what.to_string(),
+            reason: first_line(&e.to_string()),
+        },
+        _ => statement_error(what, &e.to_string()),
     }
 }
 

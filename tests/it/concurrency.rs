@@ -1,0 +1,216 @@
+//! The lock under pressure: eight deploys at once, a deploy killed mid-script, a lease
+//! that outlives its TTL, and a run whose lock is taken away.
+
+use std::process::{Child, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use cassachange_tests::db::plain;
+use cassachange_tests::DbProject;
+
+/// A script of `n` CREATE TABLE statements (each waits for schema agreement).
+fn slow_script(prefix: &str, n: usize) -> String {
+    use std::fmt::Write;
+    (0..n).fold(String::new(), |mut s, i| {
+        let _ = writeln!(
+            s,
+            "CREATE TABLE IF NOT EXISTS {prefix}_{i} (k int PRIMARY KEY, v text);"
+        );
+        s
+    })
+}
+
+/// A script of `n` schema changes on one table (~30 ms each on an idle node), for runs
+/// that must last without piling up tables.
+fn alter_script(table: &str, n: usize) -> String {
+    let mut s = format!("CREATE TABLE IF NOT EXISTS {table} (k int PRIMARY KEY);\n");
+    s.extend((0..n).map(|i| format!("ALTER TABLE {table} WITH comment = 'step {i}';\n")));
+    s
+}
+
+fn spawn(p: &DbProject, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = p.project.command(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().expect("wait");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Waits until `cond` holds (or panics after `limit`).
+fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn eight_deploys_at_once_exactly_one_runs() {
+    let p = DbProject::new(plain(), "race", 1, "");
+    // Long enough (seconds of DDL) that all eight overlap the winner's run.
+    p.script("V1__many.cql", &alter_script("a", 100))
+        .script("V2__more.cql", &alter_script("b", 100));
+    let children: Vec<Child> = (0..8).map(|_| spawn(&p, &["deploy"], &[])).collect();
+    let results: Vec<(i32, String)> = children.into_iter().map(finish).collect();
+    let summary: Vec<String> = results
+        .iter()
+        .map(|(c, t)| format!("exit {c}: {}", t.lines().last().unwrap_or("")))
+        .collect();
+    let winners: Vec<&(i32, String)> = results.iter().filter(|(c, _)| *c == 0).collect();
+    let held = results
+        .iter()
+        .filter(|(c, t)| *c == 3 && t.contains("Deploy lock already held."))
+        .count();
+    assert_eq!(winners.len(), 1, "{summary:#?}");
+    assert!(
+        winners[0].1.contains("run 2 | skip 0 | errors 0"),
+        "{}",
+        winners[0].1
+    );
+    assert_eq!(held, 7, "{summary:#?}");
+    let rows = p.history();
+    for script in ["V1__many.cql", "V2__more.cql"] {
+        let successes = rows
+            .iter()
+            .filter(|r| r.script == script && r.status == "SUCCESS")
+            .count();
+        assert_eq!(successes, 1, "{script} has exactly one SUCCESS row");
+    }
+}
+
+#[test]
+fn a_killed_deploy_is_explained_by_repair_and_the_next_deploy_completes() {
+    let p = DbProject::new(plain(), "crash", 1, "");
+    p.script(
+        "V1__first.cql",
+        "CREATE TABLE IF NOT EXISTS first (k int PRIMARY KEY);\n",
+    )
+    .script("V2__long.cql", &slow_script("long", 80))
+    .script(
+        "V3__last.cql",
+        "CREATE TABLE IF NOT EXISTS last (k int PRIMARY KEY);\n",
+    );
+    let mut child = spawn(&p, &["deploy"], &[]);
+    // Kill it while V2 runs: after V1 is recorded and some of V2's tables exist.
+    wait_for(Duration::from_secs(60), "V1 to be recorded", || {
+        p.history().iter().any(|r| r.script == "V1__first.cql")
+    });
+    wait_for(Duration::from_secs(60), "V2 to start", || {
+        p.table_exists(p.ks(), "long_3")
+    });
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(!p.table_exists(p.ks(), "long_79"), "killed mid-script");
+
+    let out = p.run(&["repair", "--list"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("Deploy lock: HELD"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("that run recorded 1 script(s); the last: V1__first.cql SUCCESS"),
+        "{}",
+        out.stdout
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(
+        out.code,
+        3,
+        "the crashed run's lock still blocks: {}",
+        out.all()
+    );
+    let out = p.run(&["repair", "--release-lock"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("run 2 | skip 1 | errors 0"),
+        "{}",
+        out.stdout
+    );
+    for t in ["first", "long_0", "long_79", "last"] {
+        assert!(
+            p.table_exists(p.ks(), t),
+            "{t} exists: the final schema is complete"
+        );
+    }
+}
+
+#[test]
+fn the_lease_outlives_the_ttl_while_the_run_lives() {
+    let p = DbProject::new(plain(), "lease", 1, "");
+    for i in 1..=5 {
+        p.script(
+            &format!("V{i}__part.cql"),
+            &alter_script("lease", if i == 1 { 0 } else { 80 }),
+        );
+    }
+    let env = [("CASSACHANGE_LOCK_TTL", "2")];
+    let mut long = spawn(&p, &["deploy"], &env);
+    wait_for(Duration::from_secs(60), "the first script", || {
+        p.history().iter().any(|r| r.script == "V1__part.cql")
+    });
+    let since = Instant::now();
+    // Two TTLs later the run must still hold its (renewed) lock.
+    sleep(Duration::from_secs(4));
+    assert!(
+        long.try_wait().unwrap().is_none(),
+        "the deploy must outlive 2 TTLs for this test to mean anything"
+    );
+    let other = p.project.run_with(&["deploy"], &env);
+    let still_running = long.try_wait().unwrap().is_none();
+    let (code, text) = finish(long);
+    assert!(
+        still_running,
+        "the other deploy ran while the first was still running"
+    );
+    assert!(since.elapsed() > Duration::from_secs(4));
+    assert_eq!(
+        other.code,
+        3,
+        "the renewed lock still blocks others: {}",
+        other.all()
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("run 5 | skip 0 | errors 0"), "{text}");
+}
+
+#[test]
+fn a_run_whose_lock_is_taken_away_stops_before_its_next_script() {
+    let p = DbProject::new(plain(), "steal", 1, "");
+    for i in 1..=5 {
+        p.script(
+            &format!("V{i}__part.cql"),
+            &alter_script(&format!("s{i}"), 30),
+        );
+    }
+    let long = spawn(&p, &["deploy"], &[]);
+    wait_for(Duration::from_secs(60), "the first script", || {
+        p.history().iter().any(|r| r.script == "V1__part.cql")
+    });
+    let out = p.run(&["repair", "--release-lock"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let (code, text) = finish(long);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("the deploy lock was lost"), "{text}");
+    assert!(text.contains("no further script was run"), "{text}");
+    let ran = p.history().iter().filter(|r| r.status == "SUCCESS").count();
+    assert!(ran < 5, "stopped early, ran {ran}");
+    assert!(
+        !p.table_exists(p.ks(), "s5"),
+        "the last script never started"
+    );
+}
