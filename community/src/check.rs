@@ -96,8 +96,8 @@ pub fn check(d: &Discovery) -> Report<'_> {
 
     let mut all: Vec<&Script> = d.all().collect();
     all.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
-    for script in all {
-        let lint = lint_script(&script.content);
+    let lints = crate::par::map(&all, |s| lint_script(&s.content));
+    for (script, lint) in all.into_iter().zip(lints) {
         for finding in lint.findings {
             let source = finding
                 .pos

@@ -13,6 +13,7 @@ pub mod edition;
 pub mod execute;
 pub mod exit;
 pub mod history;
+pub mod par;
 pub mod plan;
 pub mod scripts;
 pub mod suggest;

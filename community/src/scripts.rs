@@ -206,37 +206,34 @@ pub fn discover(root: &Path) -> Result<Discovery, DiscoverError> {
     let mut files = Vec::new();
     walk(root, &mut files)?;
     let mut found = Discovery::default();
-    for path in files {
-        let relative_path = relative(root, &path);
+    // Reading and hashing are per file: done in parallel, results in walk order.
+    let loaded = crate::par::map(&files, |path| {
+        let relative_path = relative(root, path);
         let filename = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let Some(name) = parse_name(&filename) else {
-            found.unrecognised.push(relative_path);
-            continue;
+            return Err(Ok(relative_path));
         };
-        let content = match read_text(&path, &relative_path) {
-            Ok(c) => c,
-            Err(e) => {
-                found.errors.push(e);
-                continue;
-            }
-        };
-        let script = Script {
+        let content = read_text(path, &relative_path).map_err(Err)?;
+        Ok(Script {
             checksum: checksum(&content),
             filename,
-            path,
+            path: path.clone(),
             relative_path,
             kind: name.kind,
             version: name.version,
             description: name.description,
             content,
-        };
-        if script.kind == ScriptKind::Undo {
-            found.undo.push(script);
-        } else {
-            found.forward.push(script);
+        })
+    });
+    for item in loaded {
+        match item {
+            Ok(script) if script.kind == ScriptKind::Undo => found.undo.push(script),
+            Ok(script) => found.forward.push(script),
+            Err(Ok(unrecognised)) => found.unrecognised.push(unrecognised),
+            Err(Err(e)) => found.errors.push(e),
         }
     }
     found.forward.sort_by(|a, b| {
@@ -257,7 +254,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DiscoverError> {
         .map_err(list_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(list_err)?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
+    entries.sort_by_cached_key(std::fs::DirEntry::file_name);
     let mut subdirs = Vec::new();
     for entry in entries {
         let path = entry.path();
@@ -313,11 +310,12 @@ pub fn universal_newlines(text: String) -> String {
 
 /// MD5 hex digest of the UTF-8 text, as `cassachange.scripts._checksum`.
 pub fn checksum(content: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Md5::digest(content.as_bytes());
     let mut hex = String::with_capacity(32);
     for b in digest {
-        use std::fmt::Write;
-        let _ = write!(hex, "{b:02x}");
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     hex
 }

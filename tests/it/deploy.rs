@@ -473,3 +473,53 @@ fn broken_scripts_stop_deploy_before_connecting() {
     );
     assert!(!p.table_exists(&p.history.name, "change_history"));
 }
+
+#[test]
+fn per_statement_timeout_fails_the_script_clearly() {
+    let p = DbProject::new(plain(), "tmo", 1, "");
+    p.script(
+        "V1__slow.cql",
+        "CREATE TABLE IF NOT EXISTS big (k int PRIMARY KEY, v text);\n",
+    );
+    let out = p.run(&["deploy", "--timeout", "0.001"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("V1__slow.cql failed at statement 1 of 1 (line 1)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("timed out after 0.0s"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.history_summary(), ["V1__slow.cql FAILED"]);
+    let out = p.run(&["deploy", "--timeout=-3"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("flag --timeout: must be a number of seconds above 0, found -3"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_pending_version_below_an_applied_one_runs_with_a_warning() {
+    let p = DbProject::new(plain(), "ooo", 1, "");
+    p.script("V2__orders.cql", ORDERS);
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    p.script("V1__users.cql", USERS);
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!(
+            "warning: {}: V1__users.cql is below the applied version 2; it runs now, out of order",
+            p.ks()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(p.table_exists(p.ks(), "users"));
+}

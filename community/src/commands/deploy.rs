@@ -20,7 +20,7 @@ use crate::history::lock::{LockError, LockTable, LOCK_KEY};
 use crate::history::state::KeyspaceHistory;
 use crate::history::table::HistoryTable;
 use crate::outln;
-use crate::plan::{self, KeyspacePlan};
+use crate::plan::{self, KeyspacePlan, Reason};
 use crate::scripts::{discover, Discovery};
 use crate::ui::{self, UserError};
 
@@ -209,6 +209,16 @@ async fn execute(
             "checksum drift in applied versioned scripts; nothing was deployed",
         )
         .hint("restore the applied files, or set checksum_drift: warn"));
+    }
+    for plan in &plans {
+        for step in &plan.steps {
+            if let Reason::PendingOutOfOrder { highest } = &step.reason {
+                ui::warn(format!(
+                    "{}: {} is below the applied version {highest}; it runs now, out of order",
+                    plan.keyspace, step.script.filename
+                ));
+            }
+        }
     }
     let mut out = Outcome {
         errors: 0,

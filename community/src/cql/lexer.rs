@@ -93,8 +93,11 @@ impl LexError {
     }
 }
 
+/// A byte cursor. Every construct the lexer looks for is ASCII, so it scans bytes;
+/// non-ASCII bytes only ever belong to words, literals and comments, and columns count
+/// characters by skipping UTF-8 continuation bytes.
 struct Cursor<'a> {
-    src: &'a str,
+    src: &'a [u8],
     offset: usize,
     line: u32,
     col: u32,
@@ -108,41 +111,54 @@ impl Cursor<'_> {
         }
     }
 
-    fn peek(&self) -> Option<char> {
-        self.src[self.offset..].chars().next()
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.offset).copied()
     }
 
-    fn peek2(&self) -> Option<char> {
-        let mut it = self.src[self.offset..].chars();
-        it.next();
-        it.next()
+    fn peek_at(&self, n: usize) -> Option<u8> {
+        self.src.get(self.offset + n).copied()
     }
 
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.offset += c.len_utf8();
-        if c == '\n' {
+    fn bump(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.offset += 1;
+        if b == b'\n' {
             self.line += 1;
             self.col = 1;
-        } else {
+        } else if b & 0xC0 != 0x80 {
             self.col += 1;
         }
-        Some(c)
+        Some(b)
     }
 
-    fn starts_with(&self, s: &str) -> bool {
+    fn starts_with(&self, s: &[u8]) -> bool {
         self.src[self.offset..].starts_with(s)
     }
 
-    fn eat_while(&mut self, f: impl Fn(char) -> bool) {
+    fn eat_while(&mut self, f: impl Fn(u8) -> bool) {
         while self.peek().is_some_and(&f) {
             self.bump();
         }
     }
 
+    /// Consumes up to and including `close`; false at end of input.
+    fn until(&mut self, close: &[u8]) -> bool {
+        loop {
+            if self.starts_with(close) {
+                for _ in 0..close.len() {
+                    self.bump();
+                }
+                return true;
+            }
+            if self.bump().is_none() {
+                return false;
+            }
+        }
+    }
+
     /// Consumes a quoted run closed by `q`, where `qq` is an escaped quote.
     /// Returns false at end of input.
-    fn quoted(&mut self, q: char) -> bool {
+    fn quoted(&mut self, q: u8) -> bool {
         self.bump();
         while let Some(c) = self.bump() {
             if c == q {
@@ -157,12 +173,12 @@ impl Cursor<'_> {
     }
 }
 
-fn is_word_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_'
+fn is_word_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+fn is_word_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 /// Splits `src` into tokens, skipping whitespace and `--`, `//` and `/* */` comments.
@@ -171,61 +187,47 @@ pub fn lex(src: &str) -> (Vec<Token<'_>>, Option<LexError>) {
     // A UTF-8 byte-order mark is part of the text (and of its checksum) but not of
     // any statement; editors do not count it as a column.
     let mut cur = Cursor {
-        src,
+        src: src.as_bytes(),
         offset: if src.starts_with('\u{feff}') { 3 } else { 0 },
         line: 1,
         col: 1,
     };
-    let mut tokens = Vec::new();
+    let mut tokens = Vec::with_capacity(src.len() / 6);
     while let Some(c) = cur.peek() {
         let start = cur.offset;
         let pos = cur.pos();
-        let kind = if c.is_whitespace() {
+        let kind = if c.is_ascii_whitespace() {
             cur.bump();
             continue;
-        } else if cur.starts_with("--") || cur.starts_with("//") {
-            cur.eat_while(|c| c != '\n');
+        } else if cur.starts_with(b"--") || cur.starts_with(b"//") {
+            cur.eat_while(|c| c != b'\n');
             continue;
-        } else if cur.starts_with("/*") {
+        } else if cur.starts_with(b"/*") {
             cur.bump();
             cur.bump();
-            loop {
-                if cur.starts_with("*/") {
-                    cur.bump();
-                    cur.bump();
-                    break;
-                }
-                if cur.bump().is_none() {
-                    return (tokens, Some(LexError::UnterminatedComment(pos)));
-                }
+            if !cur.until(b"*/") {
+                return (tokens, Some(LexError::UnterminatedComment(pos)));
             }
             continue;
-        } else if c == '\'' {
-            if !cur.quoted('\'') {
+        } else if c == b'\'' {
+            if !cur.quoted(b'\'') {
                 return (tokens, Some(LexError::UnterminatedString(pos)));
             }
             TokenKind::Str
-        } else if c == '"' {
-            if !cur.quoted('"') {
+        } else if c == b'"' {
+            if !cur.quoted(b'"') {
                 return (tokens, Some(LexError::UnterminatedIdent(pos)));
             }
             TokenKind::QuotedIdent
-        } else if cur.starts_with("$$") {
+        } else if cur.starts_with(b"$$") {
             cur.bump();
             cur.bump();
-            loop {
-                if cur.starts_with("$$") {
-                    cur.bump();
-                    cur.bump();
-                    break;
-                }
-                if cur.bump().is_none() {
-                    return (tokens, Some(LexError::UnterminatedDollar(pos)));
-                }
+            if !cur.until(b"$$") {
+                return (tokens, Some(LexError::UnterminatedDollar(pos)));
             }
             TokenKind::DollarStr
         } else if c.is_ascii_digit()
-            || (c == '.' && cur.peek2().is_some_and(|d| d.is_ascii_digit()))
+            || (c == b'.' && cur.peek_at(1).is_some_and(|d| d.is_ascii_digit()))
         {
             lex_number(&mut cur);
             TokenKind::Number
@@ -249,23 +251,20 @@ pub fn lex(src: &str) -> (Vec<Token<'_>>, Option<LexError>) {
 /// Numbers: `12`, `1.5`, `-` is separate, `1e10`, `0xCAFE`, and the alphanumeric
 /// tails of UUIDs and durations (`123e4567`, `1h30m`) stay in one token.
 fn lex_number(cur: &mut Cursor<'_>) {
-    if cur.starts_with("0x") || cur.starts_with("0X") {
+    if cur.starts_with(b"0x") || cur.starts_with(b"0X") {
         cur.bump();
         cur.bump();
         cur.eat_while(|c| c.is_ascii_hexdigit());
         return;
     }
     cur.eat_while(|c| c.is_ascii_digit());
-    if cur.peek() == Some('.') && cur.peek2().is_some_and(|d| d.is_ascii_digit()) {
+    if cur.peek() == Some(b'.') && cur.peek_at(1).is_some_and(|d| d.is_ascii_digit()) {
         cur.bump();
         cur.eat_while(|c| c.is_ascii_digit());
     }
-    if matches!(cur.peek(), Some('e' | 'E'))
-        && matches!(cur.peek2(), Some('+' | '-'))
-        && cur.src[cur.offset..]
-            .chars()
-            .nth(2)
-            .is_some_and(|d| d.is_ascii_digit())
+    if matches!(cur.peek(), Some(b'e' | b'E'))
+        && matches!(cur.peek_at(1), Some(b'+' | b'-'))
+        && cur.peek_at(2).is_some_and(|d| d.is_ascii_digit())
     {
         cur.bump();
         cur.bump();

@@ -32,28 +32,26 @@ impl Statement<'_> {
 pub fn split(src: &str) -> (Vec<Statement<'_>>, Option<LexError>) {
     let (tokens, err) = lex(src);
     let mut out = Vec::new();
-    let mut current: Vec<Token<'_>> = Vec::new();
+    // The current statement is tokens[start..i]; each becomes one exact allocation.
+    let mut start = 0;
     let mut in_batch = false;
-    for tok in tokens {
-        if current.is_empty() && tok.is_punct(';') {
-            continue;
-        }
-        if tok.is_punct(';') && !in_batch {
-            out.push(make(src, std::mem::take(&mut current), Some(tok)));
-            continue;
-        }
-        if current.is_empty() {
-            in_batch = tok.is_kw("BEGIN");
-        } else if in_batch && tok.is_kw("BATCH") {
-            let n = current.len();
-            if current[n - 1].is_kw("APPLY") {
-                in_batch = false;
+    for (i, tok) in tokens.iter().enumerate() {
+        let empty = start == i;
+        if tok.is_punct(';') && (empty || !in_batch) {
+            if !empty {
+                out.push(make(src, tokens[start..i].to_vec(), Some(*tok)));
             }
+            start = i + 1;
+            continue;
         }
-        current.push(tok);
+        if empty {
+            in_batch = tok.is_kw("BEGIN");
+        } else if in_batch && tok.is_kw("BATCH") && tokens[i - 1].is_kw("APPLY") {
+            in_batch = false;
+        }
     }
-    if !current.is_empty() {
-        out.push(make(src, current, None));
+    if start < tokens.len() {
+        out.push(make(src, tokens[start..].to_vec(), None));
     }
     (out, err)
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): deploy on the local Cassandra node ('default' instance of
+tests/cassandra/node.sh, started if needed), ours (release build) against the Python
+cassachange 1.0.0, same node, same run:
+
+  (a) a 100-script DDL deploy into an empty keyspace; also a bare loop running the
+      same statements with the scylla driver and nothing else (our overhead);
+  (b) a no-op deploy over 20 keyspaces with 100 applied scripts each.
+
+Prints wall times, peak RSS and ratios. Usage: tests/bench/deploy.py [--runs 3]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CACHE = os.environ.get("CASSACHANGE_CACHE", os.path.expanduser("~/.cache/cassachange"))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(CACHE, "target"))
+NODE = os.path.join(REPO, "tests/cassandra/node.sh")
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def cql(stmt):
+    sh(NODE, "cql", stmt)
+
+
+def timed(cmd, cwd):
+    with tempfile.NamedTemporaryFile() as tf:
+        start = time.perf_counter()
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, cwd=cwd,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wall = time.perf_counter() - start
+        if r.returncode != 0:
+            sys.exit(f"{cmd[0]} failed:\n{r.stdout[-2000:]}")
+        return wall, int(open(tf.name).read().split()[-1])
+
+
+def keyspace(name):
+    cql(f"DROP KEYSPACE IF EXISTS {name}")
+    cql(f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}")
+
+
+def project(root, keyspaces, history, scripts):
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(root, "migrations"))
+    with open(os.path.join(root, "cassachange.yml"), "w") as f:
+        f.write("hosts: [127.0.0.1]\nport: 9042\n")
+        f.write(f"keyspaces: [{', '.join(keyspaces)}]\nhistory_keyspace: {history}\n")
+    for name, body in scripts:
+        with open(os.path.join(root, "migrations", name), "w") as f:
+            f.write(body)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    env = {**os.environ, "CARGO_TARGET_DIR": TARGET}
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "cassachange", "-p", "cassachange-tests",
+                    "--example", "bare_loop"], cwd=REPO, check=True, env=env)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "cassachange"], cwd=REPO, check=True, env=env)
+    ours = os.path.join(TARGET, "release", "cassachange")
+    bare = os.path.join(TARGET, "release", "examples", "bare_loop")
+    python_tool = os.path.join(sh(NODE, "venv").strip(), "cassachange")
+    sh(NODE, "start")
+    work = tempfile.mkdtemp(prefix="cassachange-bench-")
+    try:
+        ddl = [(f"V1.{i}.0__table_{i}.cql", f"CREATE TABLE IF NOT EXISTS t_{i} (id uuid PRIMARY KEY, v text, n int);\n")
+               for i in range(100)]
+        rows = {"ours": [], "python": [], "bare": []}
+        for run in range(args.runs):
+            for tool in ("ours", "python", "bare"):
+                ks, hist = f"bench_a_{tool}", f"bench_a_{tool}_h"
+                keyspace(ks)
+                keyspace(hist)
+                root = os.path.join(work, f"a_{tool}")
+                project(root, [ks], hist, ddl)
+                if tool == "ours":
+                    rows[tool].append(timed([ours, "deploy"], root))
+                elif tool == "python":
+                    rows[tool].append(timed([python_tool, "deploy"], root))
+                else:
+                    files = [os.path.join(root, "migrations", n) for n, _ in ddl]
+                    rows[tool].append(timed([bare, "127.0.0.1:9042", ks] + files, root))
+                cql(f"DROP KEYSPACE {ks}")
+                cql(f"DROP KEYSPACE {hist}")
+        med = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
+        rss = {k: max(r for _, r in v) for k, v in rows.items()}
+        print(f"(a) 100-script DDL deploy into an empty keyspace, {args.runs} runs each (median wall, peak RSS)")
+        for label, k in [("cassachange (Rust)", "ours"), ("cassachange 1.0.0 (Python)", "python"),
+                         ("bare scylla loop", "bare")]:
+            print(f"    {label:<28} {med[k]:7.2f} s  {rss[k] / 1024:6.1f} MiB")
+        print(f"    Python / ours: {med['python'] / med['ours']:.2f}x;  ours / bare loop: {med['ours'] / med['bare']:.2f}x "
+              f"(our overhead: {1000 * (med['ours'] - med['bare']) / 100:.1f} ms per script)")
+
+        # (b) no-op deploy over 20 keyspaces with 100 applied scripts each
+        kss = [f"bench_b_{i}" for i in range(20)]
+        hist = "bench_b_h"
+        for ks in kss + [hist]:
+            keyspace(ks)
+        scripts = [("V0.0.1__table.cql", "CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY, v text);\n")]
+        scripts += [(f"V1.{i}.0__row_{i}.cql", f"INSERT INTO t (id, v) VALUES ({i}, 'row {i}');\n") for i in range(99)]
+        root = os.path.join(work, "b")
+        project(root, kss, hist, scripts)
+        timed([ours, "deploy"], root)  # apply everything once
+        b = {"ours": [], "python": []}
+        for _ in range(args.runs):
+            b["ours"].append(timed([ours, "deploy"], root))
+            b["python"].append(timed([python_tool, "deploy"], root))
+        bmed = {k: statistics.median(w for w, _ in v) for k, v in b.items()}
+        brss = {k: max(r for _, r in v) for k, v in b.items()}
+        print(f"(b) no-op deploy, 20 keyspaces x 100 applied scripts, {args.runs} runs each")
+        print(f"    {'cassachange (Rust)':<28} {bmed['ours']:7.2f} s  {brss['ours'] / 1024:6.1f} MiB")
+        print(f"    {'cassachange 1.0.0 (Python)':<28} {bmed['python']:7.2f} s  {brss['python'] / 1024:6.1f} MiB")
+        print(f"    Python / ours: {bmed['python'] / bmed['ours']:.1f}x")
+        for ks in kss + [hist]:
+            cql(f"DROP KEYSPACE {ks}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
