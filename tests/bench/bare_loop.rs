@@ -11,7 +11,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The same schema-metadata scope as cassachange uses, so the loop is a fair floor.
     let session = SessionBuilder::new()
         .known_node(node)
-        .keyspaces_to_fetch([keyspace.to_string()])
+        .keyspaces_to_fetch([keyspace.clone()])
         .build()
         .await?;
     session.use_keyspace(keyspace, false).await?;
