@@ -208,3 +208,61 @@ fn source_line(content: &str, line: u32) -> Option<String> {
         text.to_string()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scripts::discover;
+
+    fn rules(files: &[(&str, &str)]) -> Vec<(String, Rule)> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let d = discover(dir.path()).unwrap();
+        check(&d)
+            .findings
+            .into_iter()
+            .map(|f| (f.file, f.finding.rule))
+            .collect()
+    }
+
+    #[test]
+    fn file_level_rules_valid_and_invalid() {
+        let ok = "SELECT * FROM t;\n";
+        // Valid: distinct versions, a matching undo, distinct repeatable names.
+        assert_eq!(
+            rules(&[
+                ("a/V1__x.cql", ok),
+                ("b/V2__y.cql", ok),
+                ("U2__y.cql", ok),
+                ("a/R__r.cql", ok),
+                ("b/R__s.cql", ok)
+            ]),
+            []
+        );
+        assert_eq!(
+            rules(&[("a/V1__x.cql", ok), ("b/V1__y.cql", ok)]),
+            [("b/V1__y.cql".to_string(), Rule::DuplicateVersion)]
+        );
+        assert_eq!(
+            rules(&[("V1.2__x.cql", ok), ("V1.02__y.cql", ok)]),
+            [("V1.2__x.cql".to_string(), Rule::DuplicateVersion)],
+            "same number, different spelling"
+        );
+        assert_eq!(
+            rules(&[("V1__x.cql", ok), ("U2__y.cql", ok)]),
+            [("U2__y.cql".to_string(), Rule::OrphanUndo)]
+        );
+        assert_eq!(
+            rules(&[("a/R__r.cql", ok), ("b/R__r.cql", ok)]),
+            [("b/R__r.cql".to_string(), Rule::DuplicateName)]
+        );
+        assert_eq!(
+            rules(&[("notes.cql", ok)]),
+            [("notes.cql".to_string(), Rule::UnrecognisedName)]
+        );
+    }
+}

@@ -174,3 +174,20 @@ fn required_settings_are_named_with_every_way_to_set_them() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("history_keyspace not supplied: use --history-keyspace, the CASSACHANGE_HISTORY_KEYSPACE"), "{}", out.stderr);
 }
+
+#[test]
+fn audit_without_the_plugin_says_how_to_get_it() {
+    let p = Project::new();
+    p.write("cassachange.yml", "keyspace: k\nhistory_keyspace: h\n");
+    let out = p.run(&["audit"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .starts_with("error: cassachange audit requires cassachange-enterprise."),
+        "{}",
+        out.stderr
+    );
+    assert!(out
+        .stderr
+        .contains("put libcassachange_enterprise.so beside the cassachange binary"));
+}

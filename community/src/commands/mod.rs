@@ -44,6 +44,11 @@ pub fn run(
         Command::Rollback(args) => block_on(rollback::run(args, settings, edition)),
         Command::Status(args) => block_on(status::run(args, settings)),
         Command::Repair(args) => block_on(repair::run(args, settings, edition)),
+        Command::Audit(_) => Err(UserError::error(crate::edition::requires_enterprise(
+            "cassachange audit",
+        ))
+        .hint("the audit log is written and read by the enterprise plugin")
+        .into()),
         other => Err(UserError::error(format!(
             "'{}' is not implemented yet in this build",
             other.name()
