@@ -49,11 +49,10 @@ pub fn run(
         ))
         .hint("the audit log is written and read by the enterprise plugin")
         .into()),
-        other => Err(UserError::error(format!(
-            "'{}' is not implemented yet in this build",
-            other.name()
-        ))
-        .hint("use 'cassachange validate' meanwhile")
+        Command::Baseline(_) => Err(UserError::error(
+            "'baseline' is not implemented yet in this build",
+        )
+        .hint("write the baseline V script by hand for now (CREATE … IF NOT EXISTS)")
         .into()),
     }
 }
