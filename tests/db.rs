@@ -147,12 +147,17 @@ impl Instance {
 
     /// Rows of a query, every column as `Option<CqlValue>`.
     pub fn rows(&self, cql: &str) -> Vec<Vec<Option<CqlValue>>> {
+        self.try_rows(cql).unwrap_or_else(|e| panic!("{cql}: {e}"))
+    }
+
+    /// Rows of a query, or the error (a table another client created a moment ago can
+    /// be briefly unknown to this session's coordinator).
+    pub fn try_rows(&self, cql: &str) -> Result<Vec<Vec<Option<CqlValue>>>, String> {
         let s = self.session();
-        let r = block_on(s.query_unpaged(cql, &[])).unwrap_or_else(|e| panic!("{cql}: {e}"));
-        let r = r.into_rows_result().expect("rows");
-        r.rows::<Row>()
-            .expect("rows")
-            .map(|r| r.expect("row").columns)
+        let r = block_on(s.query_unpaged(cql, &[])).map_err(|e| e.to_string())?;
+        let r = r.into_rows_result().map_err(|e| e.to_string())?;
+        let rows = r.rows::<Row>().map_err(|e| e.to_string())?;
+        rows.map(|r| r.map(|r| r.columns).map_err(|e| e.to_string()))
             .collect()
     }
 

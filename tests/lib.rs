@@ -271,10 +271,23 @@ impl DbProject {
         if !self.table_exists(&self.history.name, "change_history") {
             return Vec::new();
         }
-        let rows = self.instance.rows(&format!(
-            "SELECT script, installed_on, status, keyspace_name, script_type, version, checksum, tag, run_id, installed_by, execution_time FROM {}.change_history",
+        let cql = format!(
+            "SELECT script, installed_on, status, keyspace_name, script_type, version, checksum, tag, \
+             run_id, installed_by, execution_time FROM {}.change_history",
             self.history.name
-        ));
+        );
+        // A table a deploy created a moment ago can be briefly unknown to this session.
+        let mut attempt = 0;
+        let rows = loop {
+            match self.instance.try_rows(&cql) {
+                Ok(rows) => break rows,
+                Err(_) if attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("{cql}: {e}"),
+            }
+        };
         let mut out: Vec<HistoryRow> = rows
             .iter()
             .map(|r| HistoryRow {
