@@ -25,24 +25,135 @@ pub fn tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The `target/<profile>` folder the test binary was built into.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/it-<hash> → target/<profile>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
 /// Path of the built `cassachange` binary (`CASSACHANGE_BIN` overrides).
-pub fn bin() -> PathBuf {
+pub fn built_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("CASSACHANGE_BIN") {
         return PathBuf::from(p);
     }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/it-<hash> → target/<profile>/cassachange
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = profile_dir.join(format!("cassachange{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir().join(format!("cassachange{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
         "{} not found: build it first (`cargo build --workspace`; tests/run.sh does this)",
         bin.display()
     );
     bin
+}
+
+/// File name of the plugin library on this platform.
+pub fn plugin_file_name() -> String {
+    format!(
+        "{}cassachange_enterprise{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// The plugin library built with the workspace.
+pub fn built_plugin() -> PathBuf {
+    let p = profile_dir().join(plugin_file_name());
+    assert!(
+        p.is_file(),
+        "{} not found: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+/// Links (or copies) `from` to `to`.
+fn place(from: &Path, to: &Path) {
+    let _ = std::fs::remove_file(to);
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).expect("copy");
+    }
+}
+
+/// An installation folder: the `cassachange` binary alone (community), or with a plugin
+/// file beside it (enterprise), the way customers install them. Shared by the tests of
+/// one run; `name` distinguishes plugin variants.
+pub fn install(name: &str, plugin: Option<&Path>) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static DONE: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut done = DONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let map = done.get_or_insert_with(HashMap::new);
+    if let Some(p) = map.get(name) {
+        return p.clone();
+    }
+    let dir = cache_dir()
+        .join("it-install")
+        .join(format!("{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("install dir");
+    let bin = dir.join(format!("cassachange{}", std::env::consts::EXE_SUFFIX));
+    place(&built_bin(), &bin);
+    if let Some(plugin) = plugin {
+        let target = dir.join(plugin_file_name());
+        place(plugin, &target);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+    }
+    map.insert(name.to_string(), bin.clone());
+    bin
+}
+
+/// The community binary (no plugin beside it).
+pub fn bin() -> PathBuf {
+    install("community", None)
+}
+
+/// The enterprise installation: the binary with the workspace's plugin beside it.
+pub fn enterprise_bin() -> PathBuf {
+    install("enterprise", Some(&built_plugin()))
+}
+
+/// A test-only build of the plugin with `features` (e.g. `sim-older`), built on first
+/// use into a target folder of its own under the cache; returns the library's path.
+pub fn plugin_variant(features: &str) -> PathBuf {
+    use std::sync::Mutex;
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let target = cache_dir().join("plugin-variants-target");
+    let out_dir = cache_dir().join("plugin-variants").join(features);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "cassachange-enterprise",
+            "--features",
+            features,
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(tests_dir().join(".."))
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building the plugin with --features {features} failed"
+    );
+    std::fs::create_dir_all(&out_dir).expect("variant dir");
+    let lib = out_dir.join(plugin_file_name());
+    std::fs::copy(target.join("debug").join(plugin_file_name()), &lib).expect("copy variant");
+    lib
 }
 
 /// The Python interpreter of the test venv, which has `cassachange==1.0.0` installed.
@@ -108,6 +219,7 @@ const CONFIG_ENV: &[&str] = &[
 pub struct Project {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    bin: PathBuf,
 }
 
 impl Default for Project {
@@ -125,7 +237,20 @@ impl Project {
                 .tempdir()
                 .expect("temp dir"),
             env: Vec::new(),
+            bin: bin(),
         }
+    }
+
+    /// Runs `binary` instead of the community installation (e.g. [`enterprise_bin`]).
+    #[must_use]
+    pub fn with_bin(mut self, binary: PathBuf) -> Self {
+        self.bin = binary;
+        self
+    }
+
+    /// Switches to `binary` for later runs.
+    pub fn use_bin(&mut self, binary: PathBuf) {
+        self.bin = binary;
     }
 
     /// The project folder.
@@ -163,7 +288,7 @@ impl Project {
 
     /// The command, ready to spawn (for tests that need the child handle).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin());
+        let mut cmd = Command::new(&self.bin);
         cmd.args(args).current_dir(self.dir.path());
         for k in CONFIG_ENV {
             cmd.env_remove(k);

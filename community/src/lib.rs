@@ -76,7 +76,10 @@ fn run_cli() -> ExitStatus {
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     if cli.version {
-        outln!("cassachange {VERSION} ({})", edition::current().describe());
+        outln!(
+            "cassachange {VERSION} ({})",
+            edition::current(cli.verbose)?.describe()
+        );
         return Ok(ExitStatus::Success);
     }
     let Some(command) = &cli.command else {
@@ -86,7 +89,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     };
     let mut settings = load_settings(cli, command)?;
     init_logging(cli.verbose || settings.verbose);
-    let edition = edition::current();
+    // `validate` is offline and edition-neutral: it never loads the plugin.
+    let edition: Box<dyn edition::Edition> = if matches!(command, cli::Command::Validate(_)) {
+        Box::new(edition::Community)
+    } else {
+        edition::current(cli.verbose || settings.verbose)?
+    };
     commands::run(command, &mut settings, edition.as_ref())
 }
 

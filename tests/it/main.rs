@@ -8,6 +8,7 @@ mod concurrency;
 mod connect;
 mod corpus;
 mod deploy;
+mod plugin;
 mod rollback;
 mod smoke;
 mod validate;

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::{Db, DbError};
+use crate::execute::RunInfo;
+use crate::exit::ExitStatus;
+use crate::history::lock::{Lock, LockError, LockTable, LOCK_KEY};
 use crate::history::table::check_identifier;
+use crate::outln;
 use crate::ui::UserError;
 
 /// A database error as the person running the command should read it.
@@ -81,4 +85,31 @@ pub(crate) fn hostname() -> String {
 /// A new run id (UUID v4, like the original's).
 pub(crate) fn new_run_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Takes the deploy lock for `run` (waiting up to `lock_wait`), or returns the
+/// original's "Deploy lock already held" message with exit status 3. Returns the lock
+/// and the identity it was taken under.
+pub(crate) async fn take_lock(
+    db: &Arc<Db>,
+    history_keyspace: &str,
+    run: &RunInfo,
+    settings: &Settings,
+) -> Result<(Lock, String), UserError> {
+    let identity = format!("{}:{}", hostname(), &run.run_id[..8]);
+    match LockTable::new(history_keyspace)
+        .acquire(db.clone(), &run.run_id, &identity, settings.lock_ttl, settings.lock_wait)
+        .await
+    {
+        Ok(lock) => {
+            outln!("[lock]    acquired {LOCK_KEY} ({identity})");
+            Ok((lock, identity))
+        }
+        Err(LockError::Held(info)) => Err(UserError::error(format!("Deploy lock already held.\n{}", info.describe()))
+            .hint("wait for the current deploy to finish (or pass --lock-wait 5m), or, if no deploy is running:")
+            .hint("  cassachange repair --release-lock")
+            .status(ExitStatus::LockHeld)),
+        Err(LockError::Db(e)) => Err(db_error(&e)),
+        Err(e @ LockError::Lost(_)) => Err(UserError::error(e.to_string())),
+    }
 }

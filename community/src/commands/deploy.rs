@@ -16,7 +16,6 @@ use crate::db::Db;
 use crate::edition::{AuditEvent, Edition, EventType};
 use crate::execute::{outcome_row, run_script, RunInfo};
 use crate::exit::ExitStatus;
-use crate::history::lock::{LockError, LockTable, LOCK_KEY};
 use crate::history::state::KeyspaceHistory;
 use crate::history::table::HistoryTable;
 use crate::outln;
@@ -44,6 +43,7 @@ pub(crate) async fn run(
     let mut all_ks = vec![history_ks];
     all_ks.extend(keyspaces.iter().copied());
     let db = connect::open(settings, &all_ks).await?;
+    edition.attach(db.clone(), history_ks);
     let table = HistoryTable::new(&db, history_ks, &settings.history_table);
     let run = RunInfo {
         run_id: connect::new_run_id(),
@@ -70,42 +70,40 @@ pub(crate) async fn run(
     }
 
     table.ensure().await.map_err(|e| db_error(&e))?;
-    let locks = LockTable::new(history_ks);
-    let identity = format!("{}:{}", connect::hostname(), &run.run_id[..8]);
-    let lock = match locks
-        .acquire(db.clone(), &run.run_id, &identity, settings.lock_ttl, settings.lock_wait)
-        .await
-    {
-        Ok(l) => l,
-        Err(LockError::Held(info)) => {
-            return Err(UserError::error(format!("Deploy lock already held.\n{}", info.describe()))
-                .hint("wait for the current deploy to finish (or pass --lock-wait 5m), or, if no deploy is running:")
-                .hint("  cassachange repair --release-lock")
-                .status(ExitStatus::LockHeld)
-                .into())
-        }
-        Err(LockError::Db(e)) => return Err(db_error(&e).into()),
-        Err(e @ LockError::Lost(_)) => return Err(UserError::error(e.to_string()).into()),
+    let (lock, identity) = connect::take_lock(&db, history_ks, &run, settings).await?;
+    let audit = |event: EventType, detail: String| {
+        edition.audit(&AuditEvent::new(event, &run.run_id, &run.operator, detail))
     };
-    outln!("[lock]    acquired {LOCK_KEY} ({identity})");
-    let audit = |e: AuditEvent| edition.audit(&e);
-    audit(AuditEvent::new(
-        EventType::LockAcquire,
-        &run.run_id,
-        &run.operator,
-        identity.clone(),
-    ))?;
-    audit(AuditEvent::new(
-        EventType::DeployStart,
-        &run.run_id,
-        &run.operator,
-        format!("keyspaces={} tag={}", keyspaces.join(","), run.tag),
-    ))?;
-
-    let outcome = execute(
-        &db, &table, &found, &keyspaces, settings, &run, &lock, edition,
-    )
+    // Everything between acquire and release runs here, so the lock is always released.
+    let result = async {
+        audit(EventType::LockAcquire, identity.clone())?;
+        audit(
+            EventType::DeployStart,
+            format!("keyspaces={} tag={}", keyspaces.join(","), run.tag),
+        )?;
+        let outcome = execute(
+            &db, &table, &found, &keyspaces, settings, &run, &lock, edition,
+        )
+        .await?;
+        let end = if outcome.errors == 0 {
+            EventType::DeployEnd
+        } else {
+            EventType::DeployFailed
+        };
+        audit(
+            end,
+            format!("total_errors={} tag={}", outcome.errors, run.tag),
+        )?;
+        Ok::<_, UserError>(outcome)
+    }
     .await;
+    if let Err(e) = &result {
+        // Best effort: when the audit log itself is what failed, this fails too.
+        let _ = audit(
+            EventType::DeployFailed,
+            format!("stopped: {}", e.message.lines().next().unwrap_or("")),
+        );
+    }
 
     let released = lock.release().await;
     match &released {
@@ -117,26 +115,10 @@ pub(crate) async fn run(
             "could not release the deploy lock: {e}; it expires after its TTL"
         )),
     }
+    let outcome = result?;
     if matches!(released, Ok(true)) {
-        audit(AuditEvent::new(
-            EventType::LockRelease,
-            &run.run_id,
-            &run.operator,
-            "",
-        ))?;
+        audit(EventType::LockRelease, String::new())?;
     }
-    let outcome = outcome?;
-    let end = if outcome.errors == 0 {
-        EventType::DeployEnd
-    } else {
-        EventType::DeployFailed
-    };
-    audit(AuditEvent::new(
-        end,
-        &run.run_id,
-        &run.operator,
-        format!("total_errors={} tag={}", outcome.errors, run.tag),
-    ))?;
     for line in &outcome.summaries {
         outln!("{line}");
     }

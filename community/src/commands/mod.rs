@@ -1,6 +1,9 @@
 //! Defines the commands, one file each; `run` dispatches to them.
 
+mod audit;
 mod connect;
+
+pub(crate) use connect::hostname;
 mod deploy;
 mod repair;
 mod rollback;
@@ -44,11 +47,7 @@ pub fn run(
         Command::Rollback(args) => block_on(rollback::run(args, settings, edition)),
         Command::Status(args) => block_on(status::run(args, settings)),
         Command::Repair(args) => block_on(repair::run(args, settings, edition)),
-        Command::Audit(_) => Err(UserError::error(crate::edition::requires_enterprise(
-            "cassachange audit",
-        ))
-        .hint("the audit log is written and read by the enterprise plugin")
-        .into()),
+        Command::Audit(args) => block_on(audit::run(args, settings, edition)),
         Command::Baseline(_) => Err(UserError::error(
             "'baseline' is not implemented yet in this build",
         )

@@ -24,6 +24,7 @@ pub(crate) async fn run(
 ) -> Result<ExitStatus> {
     let history_ks = settings.require_history_keyspace()?;
     let db = connect::open(settings, &[history_ks]).await?;
+    edition.attach(db.clone(), history_ks);
     let table = HistoryTable::new(&db, history_ks, &settings.history_table);
     table.ensure().await.map_err(|e| db_error(&e))?;
     let locks = LockTable::new(history_ks);

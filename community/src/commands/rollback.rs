@@ -10,7 +10,6 @@ use crate::config::Settings;
 use crate::edition::{AuditEvent, Edition, EventType};
 use crate::execute::{outcome_row, run_script, RunInfo};
 use crate::exit::ExitStatus;
-use crate::history::lock::{LockError, LockTable, LOCK_KEY};
 use crate::history::state::{status, HistoryRow, KeyspaceHistory};
 use crate::history::table::HistoryTable;
 use crate::outln;
@@ -50,6 +49,7 @@ pub(crate) async fn run(
     let mut all_ks = vec![history_ks];
     all_ks.extend(keyspaces.iter().copied());
     let db = connect::open(settings, &all_ks).await?;
+    edition.attach(db.clone(), history_ks);
     let table = HistoryTable::new(&db, history_ks, &settings.history_table);
     let run = RunInfo {
         run_id: connect::new_run_id(),
@@ -65,27 +65,18 @@ pub(crate) async fn run(
         None
     } else {
         table.ensure().await.map_err(|e| db_error(&e))?;
-        let identity = format!("{}:{}", connect::hostname(), &run.run_id[..8]);
-        match LockTable::new(history_ks)
-            .acquire(db.clone(), &run.run_id, &identity, settings.lock_ttl, settings.lock_wait)
-            .await
-        {
-            Ok(l) => {
-                outln!("[lock]    acquired {LOCK_KEY} ({identity})");
-                edition.audit(&AuditEvent::new(EventType::LockAcquire, &run.run_id, &run.operator, identity))?;
-                Some(l)
-            }
-            Err(LockError::Held(info)) => {
-                return Err(UserError::error(format!("Deploy lock already held.\n{}", info.describe()))
-                    .hint("wait for the current deploy to finish, or, if none is running: cassachange repair --release-lock")
-                    .status(ExitStatus::LockHeld)
-                    .into())
-            }
-            Err(e) => return Err(UserError::error(e.to_string()).into()),
-        }
+        Some(connect::take_lock(&db, history_ks, &run, settings).await?)
     };
 
     let result = async {
+        if let Some((_, identity)) = &lock {
+            edition.audit(&AuditEvent::new(
+                EventType::LockAcquire,
+                &run.run_id,
+                &run.operator,
+                identity.clone(),
+            ))?;
+        }
         let rows = table.read_all().await.map_err(|e| db_error(&e))?;
         let plans: Vec<(&str, Vec<UndoStep<'_>>)> = keyspaces
             .iter()
@@ -146,7 +137,7 @@ pub(crate) async fn run(
             db.use_keyspace(ks).await.map_err(|e| db_error(&e))?;
             for s in steps {
                 let u = s.undo.expect("checked above");
-                if let Some(l) = &lock {
+                if let Some((l, _)) = &lock {
                     l.check().await.map_err(|e| {
                         UserError::failure(format!("{e}; stopped before {}", u.filename))
                     })?;
@@ -205,7 +196,7 @@ pub(crate) async fn run(
     }
     .await;
 
-    if let Some(l) = lock {
+    if let Some((l, _)) = lock {
         match l.release().await {
             Ok(true) => {
                 outln!("[lock]    released");

@@ -672,6 +672,31 @@ impl Settings {
         !self.secrets.is_empty() || self.secrets_provider.is_some()
     }
 
+    /// Puts a resolved secret into the setting it names (the enterprise plugin's values
+    /// override every other source, as in the original).
+    pub fn apply_secret(&mut self, key: &str, value: String) {
+        let origin = Origin::File {
+            path: PathBuf::from("secrets"),
+            key: key.to_string(),
+        };
+        match key {
+            "username" => self.username = Some(value),
+            "password" => self.password = Some(Secret::new(value)),
+            "astra_token" => self.astra_token = Some(Secret::new(value)),
+            "secure_connect_bundle" => self.secure_connect_bundle = Some(PathBuf::from(value)),
+            "ssl_cafile" => self.tls.ca_file = Some(PathBuf::from(value)),
+            "ssl_certfile" => self.tls.cert_file = Some(PathBuf::from(value)),
+            "ssl_keyfile" => self.tls.key_file = Some(PathBuf::from(value)),
+            "hosts" => self.hosts = value.split(',').map(|h| h.trim().to_string()).collect(),
+            "keyspace" => self.keyspaces = vec![value],
+            "history_keyspace" => self.history_keyspace = Some(value),
+            _ => return,
+        }
+        if let Some(k) = schema::spec(key) {
+            self.origins.insert(k.name, origin);
+        }
+    }
+
     /// Where `key` came from, for messages.
     pub fn origin(&self, key: &str) -> Origin {
         self.origins.get(key).cloned().unwrap_or(Origin::Default)

@@ -59,7 +59,17 @@ impl Edition for Community {
         )
     }
 
+    fn attach(&self, _db: std::sync::Arc<crate::db::Db>, _history_keyspace: &str) {}
+
     fn audit(&self, _event: &AuditEvent) -> Result<(), UserError> {
         Ok(())
+    }
+
+    fn commands(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn command(&self, _name: &str, _args: Vec<String>) -> Option<Result<(String, i32), UserError>> {
+        None
     }
 }

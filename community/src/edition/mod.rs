@@ -2,33 +2,65 @@
 //! binary with the enterprise plugin loaded (secrets, file secrets, audit, extra
 //! commands). Commands call the trait; they never ask which edition they run in.
 //!
-//! This is the Rust form of the original's entry-point patching.
+//! This is the Rust form of the original's entry-point patching: the plugin file beside
+//! the executable (or `CASSACHANGE_PLUGIN`) turns the community edition into enterprise.
 
 mod audit;
 mod community;
+mod plugin;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use audit::{AuditEvent, EventType};
-
 pub use community::{plugin_file_name, requires_enterprise, Community};
 
 use crate::config::Settings;
+use crate::db::Db;
 use crate::ui::UserError;
 
 /// The edition-specific services a command may call.
-pub trait Edition {
-    /// `community`, or `enterprise <plugin version>`, with providers.
+pub trait Edition: Sync {
+    /// `community`, or `enterprise <plugin version> …`.
     fn describe(&self) -> String;
 
     /// Replaces `secrets` URIs in `settings` with their values (enterprise), or refuses a
     /// `secrets` block (community). Runs before any connection is opened.
     fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError>;
 
+    /// Gives the edition the session and the history keyspace (for the audit log).
+    fn attach(&self, db: Arc<Db>, history_keyspace: &str);
+
     /// Appends an audit event (enterprise); the community edition records nothing.
     /// An error here is loud: the caller stops the run.
     fn audit(&self, event: &AuditEvent) -> Result<(), UserError>;
+
+    /// Names of the extra subcommands this edition provides.
+    fn commands(&self) -> Vec<String>;
+
+    /// Runs an extra subcommand (`audit`) after `attach`: its stdout and exit code, or
+    /// `None` when this edition has no such command.
+    fn command(&self, name: &str, args: Vec<String>) -> Option<Result<(String, i32), UserError>>;
 }
 
-/// The edition of this process.
-pub fn current() -> Box<dyn Edition> {
-    Box::new(Community)
+/// Where the plugin would be: `CASSACHANGE_PLUGIN`, else beside the executable.
+fn plugin_path() -> Option<(PathBuf, bool)> {
+    if let Some(p) = std::env::var_os("CASSACHANGE_PLUGIN").filter(|p| !p.is_empty()) {
+        return Some((PathBuf::from(p), true));
+    }
+    let exe = std::env::current_exe().ok()?;
+    Some((exe.parent()?.join(plugin_file_name()), false))
+}
+
+/// The edition of this process: enterprise when the plugin file is present and loads,
+/// community when it is absent. A present plugin that cannot be used is an error (one
+/// line, exit 2), never a silent fallback; `verbose` adds abi_stable's full report.
+pub fn current(verbose: bool) -> Result<Box<dyn Edition>, UserError> {
+    let Some((path, explicit)) = plugin_path() else {
+        return Ok(Box::new(Community));
+    };
+    if !explicit && std::fs::symlink_metadata(&path).is_err() {
+        return Ok(Box::new(Community));
+    }
+    plugin::PluginEdition::load(&path, verbose).map(|p| Box::new(p) as Box<dyn Edition>)
 }

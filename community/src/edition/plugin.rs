@@ -1,0 +1,261 @@
+//! Defines the enterprise edition: the plugin library, loaded after checking the file
+//! is safe to load, and a `Host` that lets it run CQL on our session.
+//!
+//! The boundary is synchronous. Calls into the plugin run on a plain thread outside the
+//! tokio runtime (the runtime worker steps aside with `block_in_place`), so the host's
+//! CQL callback can block on the runtime; no tokio type crosses the boundary.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use cassachange_plugin_api::{self as api, AuditRecord, Host, Plugin, Rows, Value};
+use scylla::value::{CqlTimestamp, CqlValue};
+
+use super::{AuditEvent, Edition};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::exit::ExitStatus;
+use crate::ui::UserError;
+
+/// The enterprise edition.
+pub(super) struct PluginEdition {
+    plugin: Plugin,
+    attached: Mutex<Option<Attached>>,
+}
+
+#[derive(Clone)]
+struct Attached {
+    db: Arc<Db>,
+    handle: tokio::runtime::Handle,
+    history_keyspace: String,
+}
+
+/// Refuses files that anyone but root or the executable's owner could have replaced.
+#[cfg(unix)]
+fn check_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if meta.file_type().is_symlink() {
+        return Err("it is a symbolic link; put the plugin file itself there".into());
+    }
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    let exe_uid = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map_or(0, |m| m.uid());
+    if meta.uid() != 0 && meta.uid() != exe_uid {
+        return Err(format!(
+            "it is owned by uid {}, not by root or by the owner of the cassachange binary (uid {exe_uid})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "it is writable by group or others (mode {:o}); run: chmod go-w {}",
+            meta.mode() & 0o7777,
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_file(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err("it is not a regular file".into()),
+        Err(e) => Err(format!("cannot read it: {e}")),
+    }
+}
+
+fn abi_str(s: &cassachange_plugin_api::RString) -> &str {
+    s.as_str()
+}
+
+fn to_cql(v: Value) -> Option<CqlValue> {
+    match v {
+        Value::Null => None,
+        Value::Bool(b) => Some(CqlValue::Boolean(b)),
+        Value::Int(i) => Some(CqlValue::Int(i)),
+        Value::BigInt(i) => Some(CqlValue::BigInt(i)),
+        Value::Text(s) => Some(CqlValue::Text(s.into_string())),
+        Value::Timestamp(t) => Some(CqlValue::Timestamp(CqlTimestamp(t))),
+    }
+}
+
+fn from_cql(v: Option<CqlValue>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(CqlValue::Boolean(b)) => Value::Bool(b),
+        Some(CqlValue::Int(i)) => Value::Int(i),
+        Some(CqlValue::BigInt(i)) => Value::BigInt(i),
+        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Value::Text(s.into()),
+        Some(CqlValue::Timestamp(t)) => Value::Timestamp(t.0),
+        Some(other) => Value::Text(format!("{other:?}").into()),
+    }
+}
+
+/// The host services the plugin sees; without a session yet, CQL is refused.
+struct HostImpl(Option<Attached>);
+
+impl Host for HostImpl {
+    fn execute(&self, cql: &str, values: Vec<Value>) -> Result<Rows, String> {
+        let a = self.0.as_ref().ok_or("no database session is open yet")?;
+        let values = values.into_iter().map(to_cql).collect();
+        let rows = a
+            .handle
+            .block_on(a.db.query("enterprise plugin statement", cql, values))
+            .map_err(|e| e.to_string())?;
+        Ok(Rows {
+            columns: rows.columns.into_iter().map(Into::into).collect(),
+            rows: rows
+                .rows
+                .into_iter()
+                .map(|r| r.into_iter().map(from_cql).collect())
+                .collect(),
+        })
+    }
+
+    fn log(&self, level: u8, message: &str) {
+        match level {
+            0 => tracing::error!(target: "cassachange::plugin", "{message}"),
+            1 => tracing::warn!(target: "cassachange::plugin", "{message}"),
+            2 => tracing::info!(target: "cassachange::plugin", "{message}"),
+            _ => tracing::debug!(target: "cassachange::plugin", "{message}"),
+        }
+    }
+}
+
+/// Runs `f` on a plain thread, outside the async runtime (the current worker, if any,
+/// hands its tasks over while it waits).
+fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let run = || {
+        std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
+    };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(run)
+    } else {
+        run()
+    }
+}
+
+impl PluginEdition {
+    /// Checks and loads the plugin at `path`.
+    pub(super) fn load(path: &Path, verbose: bool) -> Result<Self, UserError> {
+        let refuse = |why: String| {
+            UserError::error(format!("refusing to load the enterprise plugin {}: {why}", path.display()))
+                .hint("fix the file, or remove it (and unset CASSACHANGE_PLUGIN) to run the community edition")
+        };
+        check_file(path).map_err(refuse)?;
+        let started = std::time::Instant::now();
+        let plugin = api::load(path).map_err(|e| {
+            if verbose {
+                if let Some(detail) = e.detail() {
+                    eprintln!("{detail}");
+                }
+            }
+            UserError::error(format!("cannot use the enterprise plugin: {e}")).hint(
+                "install the plugin built for this cassachange version, or remove it to run the community edition",
+            )
+        })?;
+        tracing::debug!("loaded {} in {:?}", path.display(), started.elapsed());
+        Ok(PluginEdition {
+            plugin,
+            attached: Mutex::new(None),
+        })
+    }
+
+    fn host(&self) -> HostImpl {
+        HostImpl(self.attached.lock().ok().and_then(|a| a.clone()))
+    }
+}
+
+impl Edition for PluginEdition {
+    fn describe(&self) -> String {
+        let info = self.plugin.info();
+        let providers: Vec<&str> = info.providers.iter().map(abi_str).collect();
+        format!(
+            "enterprise {}; plugin interface {}; providers: {}",
+            info.plugin_version,
+            info.interface_version,
+            if providers.is_empty() {
+                "none".to_string()
+            } else {
+                providers.join(", ")
+            }
+        )
+    }
+
+    fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError> {
+        if !settings.has_secrets_block() {
+            return Ok(());
+        }
+        let provider = settings.secrets_provider.clone().unwrap_or_default();
+        let pairs: Vec<(String, String)> = settings.secrets.clone().into_iter().collect();
+        let host = self.host();
+        let resolved = off_runtime(|| self.plugin.resolve_secrets(&host, &provider, pairs))
+            .map_err(|e| UserError::error(format!("resolving secrets failed: {e}")))?;
+        for (key, value) in resolved {
+            settings.apply_secret(&key, value);
+        }
+        Ok(())
+    }
+
+    fn attach(&self, db: Arc<Db>, history_keyspace: &str) {
+        if let (Ok(mut slot), Ok(handle)) =
+            (self.attached.lock(), tokio::runtime::Handle::try_current())
+        {
+            *slot = Some(Attached {
+                db,
+                handle,
+                history_keyspace: history_keyspace.to_ascii_lowercase(),
+            });
+        }
+    }
+
+    fn audit(&self, event: &AuditEvent) -> Result<(), UserError> {
+        let host = self.host();
+        let history_keyspace = host
+            .0
+            .as_ref()
+            .map(|a| a.history_keyspace.clone())
+            .unwrap_or_default();
+        let record = AuditRecord {
+            history_keyspace: history_keyspace.into(),
+            event_time_ms: crate::timefmt::now_ms(),
+            run_id: event.run_id.as_str().into(),
+            event_type: event.event_type.as_str().into(),
+            operator: event.operator.as_str().into(),
+            hostname: crate::commands::hostname().into(),
+            keyspace: event.keyspace.as_str().into(),
+            script: event.script.as_str().into(),
+            status: event.status.as_str().into(),
+            detail: event.detail.as_str().into(),
+        };
+        off_runtime(|| self.plugin.record_audit(&host, record)).map_err(|e| {
+            UserError::failure(format!("the audit log write failed ({}): {e}", event.event_type.as_str()))
+                .hint("the run stopped here, before its next step; what already ran is recorded in change_history")
+                .hint("fix the audit log's keyspace or permissions, then run the command again")
+                .status(ExitStatus::Failure)
+        })
+    }
+
+    fn commands(&self) -> Vec<String> {
+        self.plugin
+            .commands()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.name.into_string())
+            .collect()
+    }
+
+    fn command(&self, name: &str, args: Vec<String>) -> Option<Result<(String, i32), UserError>> {
+        let host = self.host();
+        let out = off_runtime(|| self.plugin.run_command(&host, name, args))?;
+        Some(
+            out.map(|o| (o.stdout.into_string(), o.exit_code))
+                .map_err(|e| UserError::failure(format!("{name}: {e}"))),
+        )
+    }
+}

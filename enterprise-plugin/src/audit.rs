@@ -1,0 +1,249 @@
+//! Defines the immutable audit log: `{history_keyspace}.audit_log` (spec §27), created on
+//! first use; one INSERT per event, never an UPDATE or DELETE; and the `audit` command.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::sync::{Mutex, OnceLock};
+
+use cassachange_plugin_api::{
+    AuditRecord, CommandOutput, HostRef, RStr, RString, RVec, Rows, Value,
+};
+
+fn exec(host: &HostRef<'_>, cql: &str, values: Vec<Value>) -> Result<Rows, String> {
+    host.execute(RStr::from_str(cql), RVec::from(values))
+        .into_result()
+        .map_err(RString::into_string)
+}
+
+fn check_name(keyspace: &str) -> Result<(), String> {
+    let ok = keyspace
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && keyspace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then_some(())
+        .ok_or_else(|| format!("invalid history keyspace name '{keyspace}'"))
+}
+
+/// Creates `audit_log` once per keyspace per process.
+fn ensure_table(host: &HostRef<'_>, keyspace: &str) -> Result<(), String> {
+    static DONE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let done = DONE.get_or_init(|| Mutex::new(HashSet::new()));
+    if done.lock().map_err(|e| e.to_string())?.contains(keyspace) {
+        return Ok(());
+    }
+    exec(
+        host,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.audit_log (event_time timestamp, run_id text, \
+             event_type text, operator text, hostname text, keyspace_name text, script text, \
+             status text, detail text, PRIMARY KEY (run_id, event_time)) \
+             WITH CLUSTERING ORDER BY (event_time ASC)"
+        ),
+        vec![],
+    )?;
+    done.lock()
+        .map_err(|e| e.to_string())?
+        .insert(keyspace.to_string());
+    Ok(())
+}
+
+/// Appends one event.
+pub(crate) fn record(host: &HostRef<'_>, r: &AuditRecord) -> Result<(), String> {
+    let ks = r.history_keyspace.as_str();
+    check_name(ks)?;
+    ensure_table(host, ks)?;
+    let text = |s: &RString| Value::Text(s.clone());
+    exec(
+        host,
+        &format!(
+            "INSERT INTO {ks}.audit_log (event_time, run_id, event_type, operator, hostname, keyspace_name, \
+             script, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        vec![
+            Value::Timestamp(r.event_time_ms),
+            text(&r.run_id),
+            text(&r.event_type),
+            text(&r.operator),
+            text(&r.hostname),
+            text(&r.keyspace),
+            text(&r.script),
+            text(&r.status),
+            text(&r.detail),
+        ],
+    )
+    .map(drop)
+    .map_err(|e| format!("writing {} to {ks}.audit_log: {e}", r.event_type))
+}
+
+struct Args {
+    history_keyspace: String,
+    limit: usize,
+    run_id: Option<String>,
+    keyspaces: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        history_keyspace: String::new(),
+        limit: 50,
+        run_id: None,
+        keyspaces: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--history-keyspace" => a.history_keyspace.clone_from(value),
+            "--limit" => {
+                a.limit = value
+                    .parse()
+                    .map_err(|_| format!("--limit: '{value}' is not a number"))?;
+            }
+            "--run-id" => a.run_id = Some(value.clone()),
+            "--keyspace" => a.keyspaces.push(value.clone()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    check_name(&a.history_keyspace)?;
+    Ok(a)
+}
+
+fn cell(rows: &Rows, row: usize, col: &str) -> Option<Value> {
+    let i = rows.columns.iter().position(|c| c.as_str() == col)?;
+    rows.rows.get(row)?.get(i).cloned()
+}
+
+fn text_of(v: Option<Value>) -> String {
+    match v {
+        Some(Value::Text(s)) => s.into_string(),
+        _ => String::new(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` UTC (days-to-civil, Howard Hinnant).
+fn format_ms(ms: i64) -> String {
+    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{milli:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The `audit` command: newest first, `--limit`, `--run-id`, `--keyspace`.
+pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutput, String> {
+    let a = parse(args)?;
+    let ks = &a.history_keyspace;
+    let exists = exec(
+        host,
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'audit_log'",
+        vec![Value::Text(ks.as_str().into())],
+    )?;
+    if exists.rows.is_empty() {
+        return Ok(CommandOutput {
+            stdout: format!("No audit events: {ks}.audit_log does not exist yet (it is created by the first audited run).\n").into(),
+            exit_code: 0,
+        });
+    }
+    let cols =
+        "event_time, run_id, event_type, operator, hostname, keyspace_name, script, status, detail";
+    let rows = match &a.run_id {
+        Some(r) => exec(
+            host,
+            &format!("SELECT {cols} FROM {ks}.audit_log WHERE run_id = ?"),
+            vec![Value::Text(r.as_str().into())],
+        )?,
+        None => exec(host, &format!("SELECT {cols} FROM {ks}.audit_log"), vec![])?,
+    };
+    let mut events: Vec<(i64, [String; 6])> = (0..rows.rows.len())
+        .filter_map(|i| {
+            let Some(Value::Timestamp(t)) = cell(&rows, i, "event_time") else {
+                return None;
+            };
+            let keyspace = text_of(cell(&rows, i, "keyspace_name"));
+            if !a.keyspaces.is_empty() && !a.keyspaces.contains(&keyspace) {
+                return None;
+            }
+            let script = text_of(cell(&rows, i, "script"));
+            let status = text_of(cell(&rows, i, "status"));
+            let detail = [script, status, text_of(cell(&rows, i, "detail"))]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let run: String = text_of(cell(&rows, i, "run_id")).chars().take(8).collect();
+            Some((
+                t,
+                [
+                    format_ms(t),
+                    run,
+                    text_of(cell(&rows, i, "event_type")),
+                    text_of(cell(&rows, i, "operator")),
+                    keyspace,
+                    detail,
+                ],
+            ))
+        })
+        .collect();
+    events.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1[2].cmp(&x.1[2])));
+    events.truncate(a.limit);
+    if events.is_empty() {
+        return Ok(CommandOutput {
+            stdout: "No audit events match.\n".into(),
+            exit_code: 0,
+        });
+    }
+    let header = [
+        "EVENT_TIME",
+        "RUN_ID",
+        "EVENT_TYPE",
+        "OPERATOR",
+        "KEYSPACE",
+        "DETAIL",
+    ]
+    .map(String::from);
+    let mut width = header.clone().map(|h| h.chars().count());
+    for (_, e) in &events {
+        for (w, v) in width.iter_mut().zip(e) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in std::iter::once(&header).chain(events.iter().map(|(_, e)| e)) {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(width)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    Ok(CommandOutput {
+        stdout: out.into(),
+        exit_code: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_milliseconds() {
+        assert_eq!(
+            super::format_ms(1_710_513_201_042),
+            "2024-03-15 14:33:21.042"
+        );
+    }
+}

@@ -1,0 +1,404 @@
+//! The enterprise plugin through the real binary and the real cdylib: `--version`, the
+//! audit log of a real deploy and the `audit` command, refusals of unsafe or foreign
+//! files, a panicking plugin, and version skew both ways with separately built variants.
+
+use std::path::{Path, PathBuf};
+
+use cassachange_tests::db::plain;
+use cassachange_tests::{
+    built_plugin, enterprise_bin, install, plugin_variant, DbProject, Project,
+};
+
+fn version_line(bin: PathBuf) -> (i32, String, String) {
+    let out = Project::new().with_bin(bin).run(&["--version"]);
+    (out.code, out.stdout, out.stderr)
+}
+
+#[test]
+fn version_names_the_edition() {
+    let (code, stdout, _) = version_line(enterprise_bin());
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!(
+            "cassachange {v} (enterprise {v}; plugin interface 1.1.0; providers: none)\n",
+            v = env!("CARGO_PKG_VERSION")
+        )
+    );
+    let (code, stdout, _) = version_line(cassachange_tests::bin());
+    assert_eq!(
+        (code, stdout.as_str()),
+        (
+            0,
+            format!("cassachange {} (community)\n", env!("CARGO_PKG_VERSION")).as_str()
+        )
+    );
+}
+
+#[test]
+fn a_deploy_writes_the_audit_log_and_audit_reads_it_back() {
+    let mut p = DbProject::new(plain(), "aud", 2, "");
+    p.project.use_bin(enterprise_bin());
+    p.script(
+        "V1__users.cql",
+        "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY);\n",
+    )
+    .script("V2__bad.cql", "INSERT INTO nope (id) VALUES (1);\n")
+    .script("A__a.cql", "SELECT * FROM system.local;\n");
+    let (k0, k1) = (p.keyspaces[0].name.clone(), p.keyspaces[1].name.clone());
+    let out = p.run(&["deploy", "--tag", "r7"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+
+    let rows = plain().rows(&format!(
+        "SELECT run_id, event_time, event_type, keyspace_name, script, status, operator, hostname, detail FROM {}.audit_log",
+        p.history.name
+    ));
+    let text = |v: &Option<scylla::value::CqlValue>| cassachange_tests::db::text(v);
+    let run_ids: std::collections::BTreeSet<String> = rows.iter().map(|r| text(&r[0])).collect();
+    assert_eq!(run_ids.len(), 1, "one run id for the whole deploy");
+    let history_run = p.history()[0].run_id.clone();
+    assert_eq!(
+        run_ids.first().unwrap(),
+        &history_run,
+        "the audit run id is the history run id"
+    );
+    let events: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let ks = text(&r[3]);
+            let ks = if ks == k0 {
+                "k0"
+            } else if ks == k1 {
+                "k1"
+            } else {
+                ""
+            };
+            format!("{} {ks} {} {}", text(&r[2]), text(&r[4]), text(&r[5]))
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "LOCK_ACQUIRE",
+            "DEPLOY_START",
+            "SCRIPT_RUN k0 V1__users.cql SUCCESS",
+            "SCRIPT_FAILED k0 V2__bad.cql FAILED",
+            "SCRIPT_RUN k1 V1__users.cql SUCCESS",
+            "SCRIPT_FAILED k1 V2__bad.cql FAILED",
+            "DEPLOY_FAILED",
+            "LOCK_RELEASE",
+        ],
+        "in order (clustering by event_time)"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| !text(&r[6]).is_empty() && !text(&r[7]).is_empty()),
+        "operator and hostname"
+    );
+
+    // A second, clean run: skip events too.
+    p.script(
+        "V2__bad.cql",
+        "CREATE TABLE IF NOT EXISTS t2 (id int PRIMARY KEY);\n",
+    );
+    assert_eq!(p.run(&["deploy"]).code, 0);
+
+    let out = p.run(&["audit"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "EVENT_TIME",
+            "RUN_ID",
+            "EVENT_TYPE",
+            "OPERATOR",
+            "KEYSPACE",
+            "DETAIL"
+        ]
+    );
+    assert!(
+        lines[1].contains("LOCK_RELEASE"),
+        "newest first: {}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("SCRIPT_SKIP") && out.stdout.contains("already applied"));
+    let out = p.run(&["audit", "--limit", "3"]);
+    assert_eq!(out.stdout.lines().count(), 4, "header + 3: {}", out.stdout);
+    let out = p.run(&["audit", "--run-id", &history_run]);
+    assert!(
+        out.stdout.contains(&history_run[..8]) && !out.stdout.contains("SCRIPT_SKIP"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.lines().count(),
+        9,
+        "header + the first run's 8 events: {}",
+        out.stdout
+    );
+    let out = p.run(&["audit", "--keyspace", &k1, "--run-id", &history_run]);
+    assert_eq!(
+        out.stdout.lines().count(),
+        3,
+        "header + k1's two script events: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_failed_audit_write_stops_the_run_loudly() {
+    let mut p = DbProject::new(plain(), "audfail", 1, "");
+    p.project.use_bin(enterprise_bin());
+    // An audit_log whose event_time is text: every insert is rejected.
+    plain().exec(&format!(
+        "CREATE TABLE {}.audit_log (run_id text, event_time text, event_type text, operator text, hostname text, \
+         keyspace_name text, script text, status text, detail text, PRIMARY KEY (run_id, event_time))",
+        p.history.name
+    ));
+    p.script(
+        "V1__users.cql",
+        "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("error: the audit log write failed (LOCK_ACQUIRE)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("the run stopped here, before its next step"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("[lock]    released"),
+        "the lock is released: {}",
+        out.stdout
+    );
+    assert!(p.history().is_empty(), "no script ran");
+}
+
+#[test]
+fn community_binary_keeps_the_original_stubs() {
+    let p = Project::new();
+    p.write("cassachange.yml", "keyspace: k\nhistory_keyspace: h\n");
+    let out = p.run(&["audit"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("cassachange audit requires cassachange-enterprise."),
+        "{}",
+        out.stderr
+    );
+}
+
+fn refused(plugin: &Path, name: &str) -> (i32, String) {
+    let out = Project::new()
+        .with_bin(install(name, Some(plugin)))
+        .run(&["--version"]);
+    assert!(
+        !out.stderr.contains("internal error") && !out.stderr.contains("panicked"),
+        "{}",
+        out.stderr
+    );
+    (out.code, out.stderr)
+}
+
+#[test]
+fn unsafe_files_are_refused_with_a_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let writable = dir.path().join("libcassachange_enterprise.so");
+    std::fs::copy(built_plugin(), &writable).unwrap();
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Project::new().with_bin(cassachange_tests::bin()).run_with(
+        &["--version"],
+        &[("CASSACHANGE_PLUGIN", writable.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("refusing to load the enterprise plugin")
+            && out
+                .stderr
+                .contains("writable by group or others (mode 777); run: chmod go-w"),
+        "{}",
+        out.stderr
+    );
+
+    let link = dir.path().join("link.so");
+    std::os::unix::fs::symlink(built_plugin(), &link).unwrap();
+    let out = Project::new().run_with(
+        &["--version"],
+        &[("CASSACHANGE_PLUGIN", link.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("it is a symbolic link; put the plugin file itself there"),
+        "{}",
+        out.stderr
+    );
+
+    let missing = dir.path().join("nope.so");
+    let out = Project::new().run_with(
+        &["--version"],
+        &[("CASSACHANGE_PLUGIN", missing.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("cannot read it: No such file or directory"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn foreign_and_corrupt_files_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.so");
+    std::fs::write(&corrupt, b"\x7fELF this is not really a shared library").unwrap();
+    let (code, err) = refused(&corrupt, "corrupt");
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: cannot use the enterprise plugin: ")
+            && err.contains("is not a cassachange plugin"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "one line and a hint: {err}");
+
+    let libz = [
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/libz.so.1",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .expect("a system libz to stand for a foreign shared library");
+    let foreign = dir.path().join("libz.so");
+    std::fs::copy(libz, &foreign).unwrap();
+    let (code, err) = refused(&foreign, "foreign");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("is not a cassachange plugin: it exports no cassachange root module"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_plugin_of_another_interface_major_is_refused_naming_both_versions() {
+    let (code, err) = refused(&plugin_variant("sim-major2"), "major2");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "was built for plugin interface 2.0.0, but this cassachange provides interface 1.1.0"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+}
+
+#[test]
+fn a_panicking_or_failing_plugin_is_an_error_not_a_crash() {
+    let (code, err) = refused(&plugin_variant("sim-panic"), "panic");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("failed to start: panic in describe: simulated bug in describe"),
+        "{err}"
+    );
+    let (code, err) = refused(&plugin_variant("sim-ctor-fail"), "ctorfail");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("failed to start") && err.contains("simulated constructor failure"),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_skew_works_both_ways_within_a_major() {
+    // Newer host (interface 1.1) + older plugin (1.0, no commands): loads; audit is
+    // simply unavailable; deploys still write the audit log.
+    let older = install("older", Some(&plugin_variant("sim-older")));
+    let (code, stdout, stderr) = version_line(older.clone());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("plugin interface 1.0.0"), "{stdout}");
+    let mut p = DbProject::new(plain(), "skew", 1, "");
+    p.project.use_bin(older);
+    p.script(
+        "V1__users.cql",
+        "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!plain()
+        .rows(&format!(
+            "SELECT event_type FROM {}.audit_log",
+            p.history.name
+        ))
+        .is_empty());
+    let out = p.run(&["audit"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("does not provide the audit command")
+            && out.stderr.contains("interface 1.1 or newer"),
+        "{}",
+        out.stderr
+    );
+
+    // Older host (1.1) + newer plugin (1.2, one capability more): loads and works.
+    let newer = install("newer", Some(&plugin_variant("sim-newer")));
+    let (code, stdout, stderr) = version_line(newer.clone());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("plugin interface 1.2.0"), "{stdout}");
+    p.project.use_bin(newer);
+    let out = p.run(&["audit", "--limit", "1"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
+#[test]
+fn a_layout_mismatch_is_one_line_and_the_report_only_under_verbose() {
+    let bin = install("badlayout", Some(&plugin_variant("sim-bad-layout")));
+    let out = Project::new().with_bin(bin.clone()).run(&["--version"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("does not match this cassachange's plugin interface: "),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("too many variants"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+    let verbose = Project::new()
+        .with_bin(bin)
+        .run(&["--verbose", "--version"]);
+    assert_eq!(verbose.code, 2);
+    assert!(
+        verbose.stderr.lines().count() > 20,
+        "the full report under --verbose"
+    );
+}
+
+#[test]
+fn the_enterprise_edition_takes_over_the_secrets_block() {
+    let p = Project::new().with_bin(enterprise_bin());
+    p.write(
+        "cassachange.yml",
+        "port: 1\nkeyspace: k\nhistory_keyspace: h\nsecrets_provider: vault\nsecrets:\n  password: vault://secret/data/db#password\n",
+    );
+    let out = p.run(&["status"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.starts_with("error: resolving secrets failed: secrets_provider 'vault' (for password) is not available in this plugin build"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("requires cassachange-enterprise"));
+}
