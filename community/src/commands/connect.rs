@@ -113,3 +113,31 @@ pub(crate) async fn take_lock(
         Err(e @ LockError::Lost(_)) => Err(UserError::error(e.to_string())),
     }
 }
+
+/// What `deploy` and `rollback` open: the session (after checking the history and
+/// target keyspaces), attached to the edition for the audit log.
+pub(crate) async fn open_run<'s>(
+    settings: &'s Settings,
+    edition: &dyn crate::edition::Edition,
+) -> Result<(Arc<Db>, &'s str, Vec<&'s str>), UserError> {
+    let history_keyspace = settings
+        .require_history_keyspace()
+        .map_err(|e| UserError::error(e.to_string()))?;
+    let keyspaces: Vec<&str> = settings.keyspaces.iter().map(String::as_str).collect();
+    let mut all = vec![history_keyspace];
+    all.extend(keyspaces.iter().copied());
+    let db = open(settings, &all).await?;
+    edition.attach(db.clone(), history_keyspace);
+    Ok((db, history_keyspace, keyspaces))
+}
+
+impl RunInfo {
+    /// A new run (fresh id) by this settings' operator, under `tag`.
+    pub(crate) fn new(settings: &Settings, tag: Option<&String>) -> Self {
+        RunInfo {
+            run_id: new_run_id(),
+            operator: operator(settings),
+            tag: tag.cloned().unwrap_or_default(),
+        }
+    }
+}

@@ -38,18 +38,9 @@ pub(crate) async fn run(
         ));
         return Ok(ExitStatus::Success);
     }
-    let keyspaces: Vec<&str> = settings.keyspaces.iter().map(String::as_str).collect();
-    let history_ks = settings.require_history_keyspace()?;
-    let mut all_ks = vec![history_ks];
-    all_ks.extend(keyspaces.iter().copied());
-    let db = connect::open(settings, &all_ks).await?;
-    edition.attach(db.clone(), history_ks);
+    let (db, history_ks, keyspaces) = connect::open_run(settings, edition).await?;
     let table = HistoryTable::new(&db, history_ks, &settings.history_table);
-    let run = RunInfo {
-        run_id: connect::new_run_id(),
-        operator: connect::operator(settings),
-        tag: settings.tag.clone().unwrap_or_default(),
-    };
+    let run = RunInfo::new(settings, settings.tag.as_ref());
 
     if dry_run {
         let rows = table.read_all().await.map_err(|e| db_error(&e))?;

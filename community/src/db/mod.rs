@@ -287,36 +287,20 @@ impl Db {
             .execute_unpaged(&p, values)
             .await
             .map_err(|e| serial_error(what, &e))?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|e| statement_error(what, &e.to_string()))?;
-        let columns: Vec<String> = rows
-            .column_specs()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
-        let mut all: Vec<Vec<Option<CqlValue>>> = Vec::new();
-        for r in rows
-            .rows::<scylla::value::Row>()
-            .map_err(|e| statement_error(what, &e.to_string()))?
-        {
-            all.push(
-                r.map_err(|e| statement_error(what, &e.to_string()))?
-                    .columns,
-            );
-        }
+        let mut rows = all_rows(what, result)?;
         let applied = matches!(
-            all.first().and_then(|r| r.first()),
+            rows.rows.first().and_then(|r| r.first()),
             Some(Some(CqlValue::Boolean(true)))
         );
-        let current = Rows {
-            columns: columns.into_iter().skip(1).collect(),
-            rows: all
-                .into_iter()
-                .map(|r| r.into_iter().skip(1).collect())
-                .collect(),
-        };
-        Ok(LwtResult { applied, current })
+        // The current row, without the leading `[applied]` column.
+        rows.columns.drain(..rows.columns.len().min(1));
+        for r in &mut rows.rows {
+            r.drain(..r.len().min(1));
+        }
+        Ok(LwtResult {
+            applied,
+            current: rows,
+        })
     }
 
     /// Reads with serial consistency (sees the latest Paxos state of a row).
@@ -333,25 +317,7 @@ impl Db {
             .execute_unpaged(&p, values)
             .await
             .map_err(|e| serial_error(what, &e))?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|e| statement_error(what, &e.to_string()))?;
-        let columns: Vec<String> = rows
-            .column_specs()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
-        let mut out = Vec::new();
-        for r in rows
-            .rows::<scylla::value::Row>()
-            .map_err(|e| statement_error(what, &e.to_string()))?
-        {
-            out.push(
-                r.map_err(|e| statement_error(what, &e.to_string()))?
-                    .columns,
-            );
-        }
-        Ok(Rows { columns, rows: out })
+        all_rows(what, result)
     }
 
     /// Runs one statement of a migration script, unprepared, with an optional timeout.
@@ -439,6 +405,25 @@ fn host_port(host: &str, port: u16) -> String {
         1 => host.to_string(),
         _ => format!("[{host}]:{port}"),
     }
+}
+
+/// Every row of an unpaged result, with its column names.
+fn all_rows(
+    what: &str,
+    result: scylla::response::query_result::QueryResult,
+) -> Result<Rows, DbError> {
+    let fail = |e: &dyn std::fmt::Display| statement_error(what, &e.to_string());
+    let rows = result.into_rows_result().map_err(|e| fail(&e))?;
+    let columns = rows
+        .column_specs()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let mut out = Vec::new();
+    for r in rows.rows::<scylla::value::Row>().map_err(|e| fail(&e))? {
+        out.push(r.map_err(|e| fail(&e))?.columns);
+    }
+    Ok(Rows { columns, rows: out })
 }
 
 /// Maps a driver error: timeouts and unavailability of a serial operation become
