@@ -443,6 +443,17 @@ fn status_lists_history_newest_first_with_pending_scripts() {
         out.stdout
     );
     assert!(out.stdout.contains("V2__orders.cql"));
+    p.script("A__always.cql", "SELECT * FROM system.local;\n");
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let out = p.run(&["status"]);
+    assert!(
+        out.stdout.contains(&format!(
+            "{}: up to date (3 script(s) on disk; 1 always-script(s) run on every deploy)",
+            p.ks()
+        )),
+        "{}",
+        out.stdout
+    );
     let out = p.run(&["status", "--tag", "nope"]);
     assert!(
         out.stdout

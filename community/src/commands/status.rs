@@ -54,10 +54,15 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
         Ok(found) => {
             for ks in &keyspaces {
                 let p = plan::deploy(&found.forward, &KeyspaceHistory::build(&rows, ks), ks);
-                let pending: Vec<_> = p.to_run().collect();
+                let (always, pending): (Vec<_>, Vec<_>) =
+                    p.to_run().partition(|s| s.reason == plan::Reason::Always);
                 outln!();
                 if pending.is_empty() {
-                    outln!("{ks}: up to date ({} script(s) on disk)", p.steps.len());
+                    outln!(
+                        "{ks}: up to date ({} script(s) on disk; {} always-script(s) run on every deploy)",
+                        p.steps.len(),
+                        always.len()
+                    );
                 } else {
                     outln!("{ks}: {} script(s) would run on deploy:", pending.len());
                     for s in pending {
