@@ -10,5 +10,6 @@ mod corpus;
 mod deploy;
 mod plugin;
 mod rollback;
+mod secrets_leak;
 mod smoke;
 mod validate;

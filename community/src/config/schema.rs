@@ -406,10 +406,8 @@ fn check_secrets(path: &str, v: &Value, out: &mut Vec<Problem>) {
         } else if !matches!(val, Value::String(s) if s.contains("://")) {
             out.push(problem(
                 &p,
-                format!(
-                    "expected a secret URI like vault://path#key, found {}",
-                    show(val)
-                ),
+                // Never echo the value: it may be the secret itself, pasted by mistake.
+                "expected a secret URI like vault://path#key (the value is not shown)",
             ));
         }
     }
