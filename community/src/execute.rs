@@ -9,6 +9,19 @@ use crate::db::{Db, DbError};
 use crate::history::state::{status, HistoryRow};
 use crate::scripts::Script;
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks the run as interrupted (first Ctrl-C or SIGTERM): scripts stop between
+/// statements, and no further script starts.
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True once the run was interrupted.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Where and why a script failed.
 #[derive(Debug)]
 pub struct ScriptFailure {
@@ -67,7 +80,12 @@ pub async fn run_script(
             st.pos.line
         );
         tracing::debug!("executing {what}");
-        if let Err(error) = db.run_script_statement(&what, st.text, timeout).await {
+        let result = if interrupted() {
+            Err(DbError::Interrupted { what: what.clone() })
+        } else {
+            db.run_script_statement(&what, st.text, timeout).await
+        };
+        if let Err(error) = result {
             let failure = ScriptFailure {
                 statement: i + 1,
                 total,

@@ -21,6 +21,9 @@ pub enum ExitStatus {
     LockHeld,
     /// `70`: an internal error (a bug in cassachange); the message says how to report it.
     Internal,
+    /// `130`: interrupted (Ctrl-C / SIGTERM); the run stopped between statements, recorded
+    /// what it did, and released its lock.
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -32,6 +35,7 @@ impl ExitStatus {
             ExitStatus::Error => 2,
             ExitStatus::LockHeld => 3,
             ExitStatus::Internal => 70,
+            ExitStatus::Interrupted => 130,
         }
     }
 }

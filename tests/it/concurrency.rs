@@ -214,3 +214,51 @@ fn a_run_whose_lock_is_taken_away_stops_before_its_next_script() {
         "the last script never started"
     );
 }
+
+#[test]
+fn ctrl_c_stops_between_statements_records_and_releases_the_lock() {
+    let p = DbProject::new(plain(), "sigint", 1, "");
+    for i in 1..=4 {
+        p.script(
+            &format!("V{i}__part.cql"),
+            &alter_script(&format!("g{i}"), 40),
+        );
+    }
+    let child = spawn(&p, &["deploy"], &[]);
+    wait_for(Duration::from_secs(60), "the first script", || {
+        p.history().iter().any(|r| r.script == "V1__part.cql")
+    });
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let (code, text) = finish(child);
+    assert_eq!(code, 130, "{text}");
+    assert!(
+        text.contains("interrupted: stopping after the current statement"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[lock]    released"),
+        "the lock is released: {text}"
+    );
+    let out = p.run(&["repair", "--list"]);
+    assert!(out.stdout.contains("Deploy lock: free"), "{}", out.stdout);
+    // Whatever ran is recorded: a script cut between statements is FAILED, so the next
+    // deploy retries it; nothing is lost.
+    let rows = p.history();
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "SUCCESS" || r.status == "FAILED"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.len() < 4 || rows.iter().any(|r| r.status == "FAILED"),
+        "stopped early: {rows:?}"
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(p.table_exists(p.ks(), "g4"));
+}

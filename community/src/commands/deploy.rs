@@ -116,6 +116,9 @@ pub(crate) async fn run(
     if let Some(stop) = outcome.stopped {
         return Err(stop.into());
     }
+    if crate::execute::interrupted() {
+        return Ok(ExitStatus::Interrupted);
+    }
     Ok(if outcome.errors == 0 {
         ExitStatus::Success
     } else {
@@ -227,6 +230,20 @@ async fn execute(
                     .on(ks, &script.filename, ""),
                 )?;
                 continue;
+            }
+            if crate::execute::interrupted() {
+                out.summaries
+                    .push(summary(ks, ran, plan.skipped(), errors, &tag_note));
+                out.errors += errors + 1;
+                out.stopped = Some(
+                    UserError::failure(format!(
+                        "interrupted; stopped before {} in {ks}",
+                        script.filename
+                    ))
+                    .hint("scripts that ran are recorded; run deploy again to continue")
+                    .status(ExitStatus::Interrupted),
+                );
+                return Ok(out);
             }
             if let Err(e) = lock.check().await {
                 out.summaries

@@ -124,6 +124,14 @@ pub(crate) async fn run(
             db.use_keyspace(ks).await.map_err(|e| db_error(&e))?;
             for s in steps {
                 let u = s.undo.expect("checked above");
+                if crate::execute::interrupted() {
+                    return Err(UserError::failure(format!(
+                        "interrupted; stopped before {}",
+                        u.filename
+                    ))
+                    .hint("undo scripts that ran are recorded; run rollback again to continue")
+                    .status(ExitStatus::Interrupted));
+                }
                 if let Some((l, _)) = &lock {
                     l.check().await.map_err(|e| {
                         UserError::failure(format!("{e}; stopped before {}", u.filename))
@@ -213,6 +221,9 @@ pub(crate) async fn run(
             &run.operator,
             format!("total_errors={errors} tag={}", run.tag),
         ))?;
+    }
+    if crate::execute::interrupted() {
+        return Ok(ExitStatus::Interrupted);
     }
     Ok(if errors == 0 {
         ExitStatus::Success

@@ -117,6 +117,12 @@ pub enum DbError {
         /// The server's reason.
         reason: String,
     },
+    /// The run was interrupted (Ctrl-C or SIGTERM) before this statement.
+    #[error("interrupted before {what}")]
+    Interrupted {
+        /// The statement that did not run.
+        what: String,
+    },
     /// Schema agreement was not reached after a DDL statement.
     #[error("{what}: the cluster did not reach schema agreement ({reason})")]
     SchemaAgreement {
