@@ -14,7 +14,8 @@ use serde_yaml_ng::Value;
     name = "cassachange",
     disable_version_flag = true,
     after_help = "Exit codes: 0 success, 1 failure (script, validation, rollback), \
-                  2 usage/config/connection error, 3 deploy lock held, 70 internal error."
+                  2 usage/config/connection error, 3 deploy lock held, 70 internal error, \
+                  130 interrupted."
 )]
 pub struct Cli {
     /// Path to cassachange.yml [default: ./cassachange.yml]
