@@ -80,10 +80,13 @@ impl<'a> HistoryTable<'a> {
              PRIMARY KEY (script, installed_on)) WITH CLUSTERING ORDER BY (installed_on DESC)",
             self.name()
         );
-        if self.columns().await?.is_none() {
-            self.db.run_script_statement(&what, &create, None).await?;
-        }
-        let cols = self.columns().await?.unwrap_or_default();
+        let cols = match self.columns().await? {
+            Some(cols) => cols,
+            None => {
+                self.db.run_script_statement(&what, &create, None).await?;
+                COLUMNS.iter().map(|c| (*c).to_string()).collect()
+            }
+        };
         for col in ["tag", "run_id"] {
             if !cols.iter().any(|c| c == col) {
                 let alter = format!("ALTER TABLE {} ADD {col} text", self.name());
