@@ -80,12 +80,11 @@ impl<'a> HistoryTable<'a> {
              PRIMARY KEY (script, installed_on)) WITH CLUSTERING ORDER BY (installed_on DESC)",
             self.name()
         );
-        let cols = match self.columns().await? {
-            Some(cols) => cols,
-            None => {
-                self.db.run_script_statement(&what, &create, None).await?;
-                COLUMNS.iter().map(|c| (*c).to_string()).collect()
-            }
+        let cols = if let Some(cols) = self.columns().await? {
+            cols
+        } else {
+            self.db.run_script_statement(&what, &create, None).await?;
+            COLUMNS.iter().map(|c| (*c).to_string()).collect()
         };
         for col in ["tag", "run_id"] {
             if !cols.iter().any(|c| c == col) {
