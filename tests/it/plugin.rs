@@ -246,6 +246,31 @@ fn unsafe_files_are_refused_with_a_reason() {
         out.stderr
     );
 
+    // A file owned by someone else than root or the binary's owner (needs root to make).
+    let foreign = dir.path().join("foreign.so");
+    std::fs::copy(built_plugin(), &foreign).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["65534", foreign.to_str().unwrap()])
+        .status()
+        .unwrap();
+    if chown.success() {
+        let out = Project::new().run_with(
+            &["--version"],
+            &[("CASSACHANGE_PLUGIN", foreign.to_str().unwrap())],
+        );
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(
+            out.stderr.contains(
+                "it is owned by uid 65534, not by root or by the owner of the cassachange binary"
+            ),
+            "{}",
+            out.stderr
+        );
+    } else {
+        eprintln!("NOTE: not root: the foreign-owner refusal was not exercised (chown needs root)");
+    }
+
     let missing = dir.path().join("nope.so");
     let out = Project::new().run_with(
         &["--version"],
@@ -401,4 +426,55 @@ fn the_enterprise_edition_takes_over_the_secrets_block() {
         out.stderr
     );
     assert!(!out.stderr.contains("requires cassachange-enterprise"));
+}
+
+#[test]
+fn rollback_repair_and_forced_release_are_audited_too() {
+    let mut p = DbProject::new(plain(), "audrr", 1, "");
+    p.project.use_bin(enterprise_bin());
+    p.script(
+        "V1__a.cql",
+        "CREATE TABLE IF NOT EXISTS a (k int PRIMARY KEY);\n",
+    )
+    .script("U1__a.cql", "DROP TABLE IF EXISTS a;\n")
+    .script("V2__bad.cql", "INSERT INTO nope (k) VALUES (1);\n");
+    assert_eq!(p.run(&["deploy"]).code, 1);
+    assert_eq!(p.run(&["repair"]).code, 0);
+    p.script(
+        "V2__bad.cql",
+        "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
+    )
+    .script("U2__bad.cql", "DROP TABLE IF EXISTS b;\n");
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let out = p.run(&["rollback", "--target-version", "0"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    plain().exec(&format!(
+        "INSERT INTO {}.deploy_lock (lock_key, locked_by, locked_at, run_id) VALUES ('global', 'x:1', toTimestamp(now()), 'r') USING TTL 60",
+        p.history.name
+    ));
+    assert_eq!(p.run(&["repair", "--release-lock"]).code, 0);
+    let types: Vec<String> = plain()
+        .rows(&format!(
+            "SELECT event_type, status, script FROM {}.audit_log",
+            p.history.name
+        ))
+        .iter()
+        .map(|r| cassachange_tests::db::text(&r[0]))
+        .collect();
+    for t in [
+        "DEPLOY_FAILED",
+        "REPAIR",
+        "DEPLOY_END",
+        "ROLLBACK_START",
+        "ROLLBACK_END",
+        "LOCK_FORCE_RELEASE",
+        "SCRIPT_RUN",
+        "SCRIPT_FAILED",
+        "SCRIPT_SKIP",
+        "LOCK_ACQUIRE",
+        "LOCK_RELEASE",
+        "DEPLOY_START",
+    ] {
+        assert!(types.iter().any(|x| x == t), "{t} missing from {types:?}");
+    }
 }
