@@ -1,6 +1,9 @@
 //! Defines the immutable audit log: `{history_keyspace}.audit_log` (spec §27), created on
 //! first use; one INSERT per event, never an UPDATE or DELETE; and the `audit` command.
 
+// The 1.0 simulation (`sim-older`) has no commands: the `audit` command goes unused there.
+#![cfg_attr(feature = "sim-older", allow(dead_code))]
+
 use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::{Mutex, OnceLock};

@@ -572,14 +572,7 @@ impl Resolver {
                 if let Some((v, o)) = layer.get(key).filter(|(v, _)| !v.is_null()) {
                     let list = as_list(v).unwrap_or_default();
                     if !list.is_empty() {
-                        origins.insert(
-                            if key == "keyspace" {
-                                "keyspace"
-                            } else {
-                                "keyspaces"
-                            },
-                            o.clone(),
-                        );
+                        origins.insert(key, o.clone());
                         return list;
                     }
                 }

@@ -273,11 +273,6 @@ impl Lock {
         }
     }
 
-    /// The run id that owns the lock.
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
     /// Confirms the lock is still ours (serial read); called before every script.
     pub async fn check(&self) -> Result<(), LockError> {
         if self.lost.load(Ordering::SeqCst) {
