@@ -350,6 +350,20 @@ impl Command {
         out
     }
 
+    /// True for commands that may write to the database (a closed stdout must not
+    /// stop them half-way).
+    pub fn changes_data(&self) -> bool {
+        match self {
+            Command::Deploy(a) => !a.dry_run && a.dry_run_output.is_none(),
+            Command::Rollback(a) => !a.dry_run,
+            Command::Repair(a) => !a.list,
+            Command::Validate(_)
+            | Command::Status(_)
+            | Command::Baseline(_)
+            | Command::Audit(_) => false,
+        }
+    }
+
     /// The command's name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -1,30 +1,28 @@
 //! Defines how a script runs: its statements, split by the shared lexer, one after
-//! another in the session's keyspace, each with the per-statement timeout; and the
-//! history row that records the outcome.
+//! another in the session's keyspace, each with the per-statement timeout, with a
+//! guard asked before every statement whether the run may go on; and the history row
+//! that records the outcome.
 
 use std::time::{Duration, Instant};
 
 use crate::cql::split;
 use crate::db::{Db, DbError};
 use crate::history::state::{status, HistoryRow};
+use crate::run::RunInfo;
 use crate::scripts::Script;
 
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Marks the run as interrupted (first Ctrl-C or SIGTERM): scripts stop between
-/// statements, and no further script starts.
-pub fn interrupt() {
-    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+/// Why a script stopped between two statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// The run was interrupted (SIGINT, SIGTERM, SIGHUP).
+    Interrupted,
+    /// The lease on the deploy lock ended (the reason).
+    LeaseLost(String),
 }
 
-/// True once the run was interrupted.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-/// Where and why a script failed.
+/// Where and why a statement failed.
 #[derive(Debug)]
-pub struct ScriptFailure {
+pub struct StatementFailure {
     /// 1-based index of the failed statement.
     pub statement: usize,
     /// Number of statements in the script.
@@ -35,7 +33,23 @@ pub struct ScriptFailure {
     pub error: DbError,
 }
 
-impl ScriptFailure {
+/// How a script did not complete.
+#[derive(Debug)]
+pub enum ScriptFailure {
+    /// A statement failed.
+    Failed(StatementFailure),
+    /// The guard stopped it before statement `done + 1` of `total`.
+    Cut {
+        /// Why.
+        cut: Cut,
+        /// Statements that ran.
+        done: usize,
+        /// Statements in the script.
+        total: usize,
+    },
+}
+
+impl StatementFailure {
     /// One line for people: which statement, and how many before it were applied.
     pub fn describe(&self, script: &Script) -> String {
         let applied = self.statement - 1;
@@ -51,17 +65,19 @@ impl ScriptFailure {
     }
 }
 
-/// Runs every statement of `script`; returns the elapsed time either way.
+/// Runs every statement of `script`, asking `guard` before each one; returns the
+/// elapsed time either way.
 pub async fn run_script(
     db: &Db,
     script: &Script,
     timeout: Option<Duration>,
+    guard: impl Fn() -> Option<Cut>,
 ) -> (Duration, Result<(), ScriptFailure>) {
     let start = Instant::now();
     let (statements, lex_error) = split(&script.content);
     let total = statements.len();
     if let Some(e) = lex_error {
-        let failure = ScriptFailure {
+        let failure = StatementFailure {
             statement: 1,
             total,
             line: e.pos().line,
@@ -70,9 +86,19 @@ pub async fn run_script(
                 reason: format!("{e} at {}", e.pos()),
             },
         };
-        return (start.elapsed(), Err(failure));
+        return (start.elapsed(), Err(ScriptFailure::Failed(failure)));
     }
     for (i, st) in statements.iter().enumerate() {
+        if let Some(cut) = guard() {
+            return (
+                start.elapsed(),
+                Err(ScriptFailure::Cut {
+                    cut,
+                    done: i,
+                    total,
+                }),
+            );
+        }
         let what = format!(
             "{} statement {} (line {})",
             script.filename,
@@ -80,36 +106,21 @@ pub async fn run_script(
             st.pos.line
         );
         tracing::debug!("executing {what}");
-        let result = if interrupted() {
-            Err(DbError::Interrupted { what: what.clone() })
-        } else {
-            db.run_script_statement(&what, st.text, timeout).await
-        };
-        if let Err(error) = result {
-            let failure = ScriptFailure {
+        if let Err(error) = db.run_script_statement(&what, st.text, timeout).await {
+            let failure = StatementFailure {
                 statement: i + 1,
                 total,
                 line: st.pos.line,
                 error,
             };
-            return (start.elapsed(), Err(failure));
+            return (start.elapsed(), Err(ScriptFailure::Failed(failure)));
         }
     }
     (start.elapsed(), Ok(()))
 }
 
-/// The fields of a run that every row it writes shares.
-#[derive(Debug, Clone)]
-pub struct RunInfo {
-    /// Run id.
-    pub run_id: String,
-    /// `installed_by`.
-    pub operator: String,
-    /// Release tag, or empty.
-    pub tag: String,
-}
-
-/// The history row for one script outcome, in the original's format.
+/// The history row for one script outcome, in the original's format (stamped when
+/// it is recorded).
 pub fn outcome_row(
     script: &Script,
     keyspace: &str,

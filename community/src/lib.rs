@@ -13,8 +13,10 @@ pub mod edition;
 pub mod execute;
 pub mod exit;
 pub mod history;
+pub mod interrupt;
 pub mod par;
 pub mod plan;
+pub mod run;
 pub mod scripts;
 pub mod suggest;
 pub mod timefmt;
@@ -42,11 +44,11 @@ pub fn main_entry() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
-            "error: internal error in cassachange{place}; this is a bug.\n\
-             hint: please report it with the command you ran (not your secrets) to \
-             https://github.com/cassachange/cassachange-rs/issues"
-        );
+        ui::err_line(format_args!(
+            "error: internal error in cassachange {VERSION}{place}; this is a bug.\n\
+             hint: please report it to the cassachange maintainers with the command you ran \
+             (not your secrets) and this message"
+        ));
     }));
     let status = match std::panic::catch_unwind(run_cli) {
         Ok(status) => status,
@@ -87,8 +89,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         let _ = cmd.print_help();
         return Ok(ExitStatus::Error);
     };
+    ui::on_closed_stdout(if command.changes_data() {
+        ui::OnClosedStdout::Continue
+    } else {
+        ui::OnClosedStdout::Exit
+    });
     let mut settings = load_settings(cli, command)?;
     init_logging(cli.verbose || settings.verbose);
+    for w in &settings.warnings {
+        ui::warn(w);
+    }
     // `validate` is offline and edition-neutral: it never loads the plugin.
     let edition: Box<dyn edition::Edition> = if matches!(command, cli::Command::Validate(_)) {
         Box::new(edition::Community)

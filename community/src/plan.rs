@@ -22,8 +22,15 @@ pub enum Reason {
     RetryFailed,
     /// A failed versioned script marked for retry by `repair`.
     RetryRepaired,
-    /// A versioned script rolled back since it was applied.
-    ReapplyRolledBack,
+    /// A versioned script rolled back since it was applied: it is applied again
+    /// (the original never re-applied such versions; this tool does, loudly).
+    ReapplyRolledBack {
+        /// When it was rolled back (ms).
+        at: i64,
+        /// The highest applied version, when it is above this one (the re-apply then
+        /// runs after newer versions).
+        above: Option<String>,
+    },
     /// A repeatable script never run.
     New,
     /// A repeatable script whose checksum changed (or whose last run failed).
@@ -49,7 +56,7 @@ impl Reason {
             Reason::PendingOutOfOrder { .. } => "pending_out_of_order",
             Reason::RetryFailed => "previously_failed",
             Reason::RetryRepaired => "repaired",
-            Reason::ReapplyRolledBack => "rolled_back",
+            Reason::ReapplyRolledBack { .. } => "rolled_back",
             Reason::New => "new",
             Reason::ChecksumChanged => "checksum_changed",
             Reason::Always => "always",
@@ -67,7 +74,15 @@ impl Reason {
             }
             Reason::RetryFailed => "failed last time, retrying".into(),
             Reason::RetryRepaired => "marked for retry by repair".into(),
-            Reason::ReapplyRolledBack => "rolled back, applying again".into(),
+            Reason::ReapplyRolledBack { at, above } => {
+                let when = crate::timefmt::format_ms(*at);
+                match above {
+                    Some(h) => {
+                        format!("rolled back {when}, will re-apply (after newer version {h})")
+                    }
+                    None => format!("rolled back {when}, will re-apply"),
+                }
+            }
             Reason::New => "new".into(),
             Reason::ChecksumChanged => "checksum changed".into(),
             Reason::Always => "always".into(),
@@ -159,7 +174,10 @@ pub fn deploy<'a>(
                     }
                     Some(e) if e.state == State::Failed => Reason::RetryFailed,
                     Some(e) if e.state == State::Repaired => Reason::RetryRepaired,
-                    Some(e) if e.state == State::RolledBack => Reason::ReapplyRolledBack,
+                    Some(e) if e.state == State::RolledBack => Reason::ReapplyRolledBack {
+                        at: e.last.installed_on,
+                        above: highest.as_ref().filter(|h| *h > v).map(ToString::to_string),
+                    },
                     _ => match &highest {
                         Some(h) if h > v => Reason::PendingOutOfOrder {
                             highest: h.to_string(),
@@ -198,7 +216,8 @@ pub fn deploy<'a>(
 pub enum RollbackTarget {
     /// The single highest applied version.
     Latest,
-    /// Every applied version above this one.
+    /// Every applied version numerically above this one (`2024.01.05` is not above
+    /// `2024.1.5`).
     Above(Version),
     /// Every applied version whose applying run carried this tag.
     Tag(String),
@@ -209,17 +228,18 @@ pub enum RollbackTarget {
 pub struct UndoStep<'a> {
     /// The version being undone.
     pub version: Version,
-    /// Its undo script, when one exists.
-    pub undo: Option<&'a Script>,
+    /// Its undo script.
+    pub undo: &'a Script,
 }
 
 /// Plans a rollback of `keyspace`: applied versions selected by `target`, in reverse
-/// version order, each with its undo script (or `None`: the caller refuses the plan).
+/// version order, each with its undo script; or the selected versions that have no
+/// undo script (then nothing may be undone).
 pub fn rollback<'a>(
     undo: &BTreeMap<&Version, &'a Script>,
     history: &KeyspaceHistory,
     target: &RollbackTarget,
-) -> Vec<UndoStep<'a>> {
+) -> Result<Vec<UndoStep<'a>>, Vec<Version>> {
     let mut applied: Vec<(Version, Option<&str>)> = history
         .versions
         .iter()
@@ -234,7 +254,7 @@ pub fn rollback<'a>(
         RollbackTarget::Latest => applied.into_iter().take(1).map(|(v, _)| v).collect(),
         RollbackTarget::Above(min) => applied
             .into_iter()
-            .filter(|(v, _)| v > min)
+            .filter(|(v, _)| v.cmp_numeric(min) == std::cmp::Ordering::Greater)
             .map(|(v, _)| v)
             .collect(),
         RollbackTarget::Tag(t) => applied
@@ -243,13 +263,21 @@ pub fn rollback<'a>(
             .map(|(v, _)| v)
             .collect(),
     };
-    chosen
+    let missing: Vec<Version> = chosen
+        .iter()
+        .filter(|v| !undo.contains_key(v))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    Ok(chosen
         .into_iter()
-        .map(|version| {
-            let undo = undo.get(&version).copied();
-            UndoStep { version, undo }
+        .filter_map(|version| {
+            let undo = undo.get(&version).copied()?;
+            Some(UndoStep { version, undo })
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

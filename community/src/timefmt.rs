@@ -21,6 +21,41 @@ pub fn now_ms() -> i64 {
     }
 }
 
+/// The timestamps of one run's history rows: strictly increasing, and above every
+/// history row the run read under the lock, so the order of events never depends on
+/// one client's clock (a row written by a machine whose clock runs fast cannot
+/// outrank the rows of the runs after it).
+#[derive(Debug)]
+pub struct RunClock {
+    last: AtomicI64,
+}
+
+impl RunClock {
+    /// A clock whose first stamp is above `floor` (the newest row read).
+    pub fn above(floor: i64) -> Self {
+        RunClock {
+            last: AtomicI64::new(floor),
+        }
+    }
+
+    /// The next stamp: this machine's time, or one past the previous stamp if that is
+    /// later.
+    pub fn next(&self) -> i64 {
+        let wall = now_ms();
+        let mut prev = self.last.load(Ordering::Relaxed);
+        loop {
+            let next = wall.max(prev + 1);
+            match self
+                .last
+                .compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(p) => prev = p,
+            }
+        }
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
 pub fn format_ms(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -58,6 +93,17 @@ mod tests {
         assert_eq!(format_ms(0), "1970-01-01 00:00:00");
         assert_eq!(format_ms(1_710_495_120_000), "2024-03-15 09:32:00");
         assert_eq!(format_ms(951_782_400_000), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn run_clock_starts_above_the_newest_row() {
+        let future = now_ms() + 600_000;
+        let c = RunClock::above(future);
+        let a = c.next();
+        assert_eq!(a, future + 1, "a row from a fast clock is outranked");
+        assert_eq!(c.next(), a + 1);
+        let past = RunClock::above(0);
+        assert!(past.next() >= now_ms() - 1000, "otherwise the wall clock");
     }
 
     #[test]

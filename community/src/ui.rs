@@ -1,22 +1,70 @@
 //! Defines how cassachange talks to people: results on stdout, diagnostics on stderr
 //! (`error:` / `warning:` / `hint:` lines), and the user-facing error type.
+//!
+//! Neither stream decides what a run does. A closed stdout (`cassachange status | head`)
+//! ends a read-only command quietly with success, like ripgrep; a data-changing command
+//! (deploy, rollback, repair) stops writing to it and carries on, so a dead pager or log
+//! shipper never cuts a deploy half-way. Writes to stderr never panic.
 
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use crate::exit::ExitStatus;
 
-/// Writes one line to stdout. A closed pipe (`cassachange status | head`) ends the
-/// process quietly with success, like ripgrep.
+/// What a closed or failing stdout means for the running command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnClosedStdout {
+    /// A read-only command: end the process quietly with success.
+    Exit,
+    /// A data-changing command: drop further output and carry on.
+    Continue,
+}
+
+const EXIT: u8 = 0;
+const CONTINUE: u8 = 1;
+
+static POLICY: AtomicU8 = AtomicU8::new(EXIT);
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Sets what a closed stdout means for the rest of this process.
+pub fn on_closed_stdout(policy: OnClosedStdout) {
+    let v = match policy {
+        OnClosedStdout::Exit => EXIT,
+        OnClosedStdout::Continue => CONTINUE,
+    };
+    POLICY.store(v, Ordering::SeqCst);
+}
+
+/// True once stdout failed and output is being dropped.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// Writes one line to stdout (see the module docs for a closed stdout).
 pub fn out(args: fmt::Arguments<'_>) {
+    if stdout_closed() {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
+    let written = stdout
         .write_fmt(args)
         .and_then(|()| stdout.write_all(b"\n"))
-    {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+        .and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        drop(stdout);
+        stdout_failed(&e);
+    }
+}
+
+fn stdout_failed(e: &std::io::Error) {
+    if POLICY.load(Ordering::SeqCst) == EXIT && e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    if !STDOUT_CLOSED.swap(true, Ordering::SeqCst) {
+        warn(format!(
+            "standard output failed ({e}); the run goes on and its results are no longer printed there"
+        ));
     }
 }
 
@@ -27,14 +75,22 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::ui::out(format_args!($($arg)*)) };
 }
 
+/// Writes one line to stderr; a failing stderr is ignored (never a panic).
+pub fn err_line(args: fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_fmt(args)
+        .and_then(|()| stderr.write_all(b"\n"));
+}
+
 /// Prints a warning to stderr.
 pub fn warn(message: impl fmt::Display) {
-    eprintln!("warning: {message}");
+    err_line(format_args!("warning: {message}"));
 }
 
 /// Prints an informational line to stderr (progress that is not the result).
 pub fn note(message: impl fmt::Display) {
-    eprintln!("{message}");
+    err_line(format_args!("{message}"));
 }
 
 /// An error written for the person running the command: what happened, what to do,
@@ -93,10 +149,7 @@ impl std::error::Error for UserError {}
 /// Prints an error and its causes to stderr and returns its exit status.
 pub fn report(err: &anyhow::Error) -> ExitStatus {
     if let Some(user) = err.downcast_ref::<UserError>() {
-        print_lines("error", &user.message);
-        for h in &user.hints {
-            print_lines("hint", h);
-        }
+        print_user(user);
         return user.status;
     }
     print_lines("error", &err.to_string());
@@ -106,12 +159,20 @@ pub fn report(err: &anyhow::Error) -> ExitStatus {
     ExitStatus::Error
 }
 
+/// Prints a user error (its message and hints) to stderr.
+pub fn print_user(user: &UserError) {
+    print_lines("error", &user.message);
+    for h in &user.hints {
+        print_lines("hint", h);
+    }
+}
+
 fn print_lines(label: &str, text: &str) {
     let mut lines = text.lines();
     if let Some(first) = lines.next() {
-        eprintln!("{label}: {first}");
+        err_line(format_args!("{label}: {first}"));
     }
     for line in lines {
-        eprintln!("{:width$}  {line}", "", width = label.len());
+        err_line(format_args!("{:width$}  {line}", "", width = label.len()));
     }
 }

@@ -58,7 +58,9 @@ impl Version {
         self.cmp_numeric(other) == Ordering::Equal
     }
 
-    fn cmp_numeric(&self, other: &Version) -> Ordering {
+    /// Compares numeric values only, as the original does (`2024.01.05` equals
+    /// `2024.1.5`); [`Ord`] breaks such ties by text to keep a total order.
+    pub fn cmp_numeric(&self, other: &Version) -> Ordering {
         let mut a = self.parts();
         let mut b = other.parts();
         loop {

@@ -237,7 +237,7 @@ fn ctrl_c_stops_between_statements_records_and_releases_the_lock() {
     let (code, text) = finish(child);
     assert_eq!(code, 130, "{text}");
     assert!(
-        text.contains("interrupted: stopping after the current statement"),
+        text.contains("interrupted (SIGINT): stopping after the current statement"),
         "{text}"
     );
     assert!(

@@ -513,7 +513,7 @@ fn per_statement_timeout_fails_the_script_clearly() {
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(
         out.stderr
-            .contains("flag --timeout: must be a number of seconds above 0, found -3"),
+            .contains("flag --timeout: must be a number of seconds above 0 and at most 31536000 (365 days), found -3"),
         "{}",
         out.stderr
     );

@@ -55,7 +55,7 @@ fn rollback_latest_then_redeploy_applies_it_again() {
 
     let out = p.run(&["status"]);
     assert!(
-        out.stdout.contains("V2.0__c.cql") && out.stdout.contains("rolled back, applying again"),
+        out.stdout.contains("V2.0__c.cql") && out.stdout.contains(", will re-apply"),
         "{}",
         out.stdout
     );

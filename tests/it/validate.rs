@@ -119,7 +119,7 @@ fn valid_corpora_and_the_example_pass() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout
-            .ends_with("Validated 2 script(s) | 0 warning(s) | 0 error(s)\nValidation PASSED.\n"),
+            .ends_with("Validated 2 script(s) | 1 warning(s) | 0 error(s)\nValidation PASSED.\n"),
         "{}",
         out.stdout
     );

@@ -5,11 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::{Db, DbError};
-use crate::execute::RunInfo;
-use crate::exit::ExitStatus;
-use crate::history::lock::{Lock, LockError, LockTable, LOCK_KEY};
-use crate::history::table::check_identifier;
-use crate::outln;
+use crate::history::table::{check_identifier, HistoryTable};
 use crate::ui::UserError;
 
 /// A database error as the person running the command should read it.
@@ -82,44 +78,12 @@ pub(crate) fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// A new run id (UUID v4, like the original's).
-pub(crate) fn new_run_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// Takes the deploy lock for `run` (waiting up to `lock_wait`), or returns the
-/// original's "Deploy lock already held" message with exit status 3. Returns the lock
-/// and the identity it was taken under.
-pub(crate) async fn take_lock(
-    db: &Arc<Db>,
-    history_keyspace: &str,
-    run: &RunInfo,
-    settings: &Settings,
-) -> Result<(Lock, String), UserError> {
-    let identity = format!("{}:{}", hostname(), &run.run_id[..8]);
-    match LockTable::new(history_keyspace)
-        .acquire(db.clone(), &run.run_id, &identity, settings.lock_ttl, settings.lock_wait)
-        .await
-    {
-        Ok(lock) => {
-            outln!("[lock]    acquired {LOCK_KEY} ({identity})");
-            Ok((lock, identity))
-        }
-        Err(LockError::Held(info)) => Err(UserError::error(format!("Deploy lock already held.\n{}", info.describe()))
-            .hint("wait for the current deploy to finish (or pass --lock-wait 5m), or, if no deploy is running:")
-            .hint("  cassachange repair --release-lock")
-            .status(ExitStatus::LockHeld)),
-        Err(LockError::Db(e)) => Err(db_error(&e)),
-        Err(e @ LockError::Lost(_)) => Err(UserError::error(e.to_string())),
-    }
-}
-
 /// What `deploy` and `rollback` open: the session (after checking the history and
-/// target keyspaces), attached to the edition for the audit log.
+/// target keyspaces), attached to the edition for the audit log, and the history table.
 pub(crate) async fn open_run<'s>(
     settings: &'s Settings,
     edition: &dyn crate::edition::Edition,
-) -> Result<(Arc<Db>, &'s str, Vec<&'s str>), UserError> {
+) -> Result<(Arc<Db>, HistoryTable, Vec<&'s str>), UserError> {
     let history_keyspace = settings
         .require_history_keyspace()
         .map_err(|e| UserError::error(e.to_string()))?;
@@ -128,16 +92,23 @@ pub(crate) async fn open_run<'s>(
     all.extend(keyspaces.iter().copied());
     let db = open(settings, &all).await?;
     edition.attach(db.clone(), history_keyspace);
-    Ok((db, history_keyspace, keyspaces))
+    Ok((
+        db.clone(),
+        history_table(&db, settings, history_keyspace),
+        keyspaces,
+    ))
 }
 
-impl RunInfo {
-    /// A new run (fresh id) by this settings' operator, under `tag`.
-    pub(crate) fn new(settings: &Settings, tag: Option<&String>) -> Self {
-        RunInfo {
-            run_id: new_run_id(),
-            operator: operator(settings),
-            tag: tag.cloned().unwrap_or_default(),
-        }
-    }
+/// The history table named by `settings`, at its consistency levels.
+pub(crate) fn history_table(
+    db: &Arc<Db>,
+    settings: &Settings,
+    history_keyspace: &str,
+) -> HistoryTable {
+    HistoryTable::new(
+        db.clone(),
+        history_keyspace,
+        &settings.history_table,
+        settings.history_consistency,
+    )
 }

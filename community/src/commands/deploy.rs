@@ -1,9 +1,9 @@
 //! Defines `deploy`, as the protocol table of spec §8 reads:
 //! discover → connect and check keyspaces → lock → read history → plan → execute →
-//! record → release. `--dry-run` stops after the plan (no lock, no writes).
+//! record → release. `--dry-run` stops after the plan (no lock, no writes); both use
+//! the one pure `plan::deploy`, and a real deploy runs on the shared run driver.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde_json::json;
@@ -12,14 +12,13 @@ use super::connect::{self, db_error};
 use crate::check::check;
 use crate::cli::DeployArgs;
 use crate::config::{DriftPolicy, Settings};
-use crate::db::Db;
-use crate::edition::{AuditEvent, Edition, EventType};
-use crate::execute::{outcome_row, run_script, RunInfo};
+use crate::edition::{Edition, EventType};
 use crate::exit::ExitStatus;
-use crate::history::state::KeyspaceHistory;
-use crate::history::table::HistoryTable;
+use crate::history::state::{HistoryRow, KeyspaceHistory};
+use crate::history::store::HistoryStore;
 use crate::outln;
 use crate::plan::{self, KeyspacePlan, Reason};
+use crate::run::{Action, Run, RunInfo, RunKind};
 use crate::scripts::{discover, Discovery};
 use crate::ui::{self, UserError};
 
@@ -30,28 +29,28 @@ pub(crate) async fn run(
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
     let dry_run = args.dry_run || args.dry_run_output.is_some() || settings.dry_run;
-    let found = discover_checked(&settings.root_folder)?;
+    let found = discover_off_runtime(settings.root_folder.clone()).await?;
     if found.forward.is_empty() {
-        ui::warn(format!(
+        ui::warn(format_args!(
             "no migration scripts found in {}",
             settings.root_folder.display()
         ));
         return Ok(ExitStatus::Success);
     }
-    let (db, history_ks, keyspaces) = connect::open_run(settings, edition).await?;
-    let table = HistoryTable::new(&db, history_ks, &settings.history_table);
-    let run = RunInfo::new(settings, settings.tag.as_ref());
+    let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
 
     if dry_run {
         let rows = table.read_all().await.map_err(|e| db_error(&e))?;
-        let plans: Vec<KeyspacePlan<'_>> = keyspaces
-            .iter()
-            .map(|ks| plan::deploy(&found.forward, &KeyspaceHistory::build(&rows, ks), ks))
-            .collect();
+        let plans = plans(&found, &rows, &keyspaces);
         let drift_fatal = report_drift(&plans, settings.checksum_drift);
         print_dry_run(&plans, settings);
         if let Some(path) = &args.dry_run_output {
-            write_plan_json(path, &plans, settings)?;
+            let text = plan_json(&plans, settings);
+            let path = path.clone();
+            let n = plans.iter().map(|p| p.steps.len()).sum::<usize>();
+            tokio::task::spawn_blocking(move || write_plan_json(&path, &text, n))
+                .await
+                .map_err(|e| UserError::error(format!("writing the plan failed: {e}")))??;
         }
         return Ok(if drift_fatal {
             ExitStatus::Failure
@@ -60,70 +59,132 @@ pub(crate) async fn run(
         });
     }
 
-    table.ensure().await.map_err(|e| db_error(&e))?;
-    let (lock, identity) = connect::take_lock(&db, history_ks, &run, settings).await?;
-    let audit = |event: EventType, detail: String| {
-        edition.audit(&AuditEvent::new(event, &run.run_id, &run.operator, detail))
-    };
-    // Everything between acquire and release runs here, so the lock is always released.
-    let result = async {
-        audit(EventType::LockAcquire, identity.clone())?;
-        audit(
-            EventType::DeployStart,
-            format!("keyspaces={} tag={}", keyspaces.join(","), run.tag),
-        )?;
-        let outcome = execute(
-            &db, &table, &found, &keyspaces, settings, &run, &lock, edition,
-        )
-        .await?;
-        let end = if outcome.errors == 0 {
-            EventType::DeployEnd
-        } else {
-            EventType::DeployFailed
+    let info = RunInfo::new(settings, settings.tag.as_ref());
+    let detail = format!("keyspaces={} tag={}", keyspaces.join(","), info.tag);
+    let mut run =
+        match Run::begin(RunKind::Deploy, settings, edition, db, &table, info, detail).await {
+            Ok(run) => run,
+            Err(done) => return done,
         };
-        audit(
-            end,
-            format!("total_errors={} tag={}", outcome.errors, run.tag),
-        )?;
-        Ok::<_, UserError>(outcome)
-    }
-    .await;
-    if let Err(e) = &result {
-        // Best effort: when the audit log itself is what failed, this fails too.
-        let _ = audit(
-            EventType::DeployFailed,
-            format!("stopped: {}", e.message.lines().next().unwrap_or("")),
-        );
-    }
+    let result = deploy(&mut run, &found, &keyspaces).await;
+    run.finish(result).await
+}
 
-    let released = lock.release().await;
-    match &released {
-        Ok(true) => outln!("[lock]    released"),
-        Ok(false) => {
-            ui::warn("the deploy lock was no longer ours at release (expired or force-released)");
-        }
-        Err(e) => ui::warn(format!(
-            "could not release the deploy lock: {e}; it expires after its TTL"
-        )),
+/// The plan of every keyspace, from one read of history.
+fn plans<'a>(
+    found: &'a Discovery,
+    rows: &[HistoryRow],
+    keyspaces: &[&str],
+) -> Vec<KeyspacePlan<'a>> {
+    keyspaces
+        .iter()
+        .map(|ks| plan::deploy(&found.forward, &KeyspaceHistory::build(rows, ks), ks))
+        .collect()
+}
+
+/// Executes the plans under the lock: a failed script stops its keyspace; anything
+/// that stops the run (`Err`) stops every keyspace.
+async fn deploy(run: &mut Run<'_>, found: &Discovery, keyspaces: &[&str]) -> Result<(), UserError> {
+    let plans = plans(found, run.history(), keyspaces);
+    if report_drift(&plans, run.settings().checksum_drift) {
+        return Err(UserError::failure(
+            "checksum drift in applied versioned scripts; nothing was deployed",
+        )
+        .hint("restore the applied files, or set checksum_drift: warn"));
     }
-    let outcome = result?;
-    if matches!(released, Ok(true)) {
-        audit(EventType::LockRelease, String::new())?;
-    }
-    for line in &outcome.summaries {
-        outln!("{line}");
-    }
-    if let Some(stop) = outcome.stopped {
-        return Err(stop.into());
-    }
-    if crate::execute::interrupted() {
-        return Ok(ExitStatus::Interrupted);
-    }
-    Ok(if outcome.errors == 0 {
-        ExitStatus::Success
+    announce(&plans);
+    let tag_note = if run.info().tag.is_empty() {
+        String::new()
     } else {
-        ExitStatus::Failure
-    })
+        format!(" | tag {}", run.info().tag)
+    };
+    for plan in &plans {
+        let ks = plan.keyspace.as_str();
+        if keyspaces.len() > 1 {
+            outln!("== {ks} ==");
+        }
+        let errors_before = run.errors();
+        let mut ran = 0usize;
+        let result = run_keyspace(run, plan, &mut ran).await;
+        let errors = run.errors() - errors_before;
+        let mark = if errors == 0 && result.is_ok() {
+            "✓"
+        } else {
+            "✗"
+        };
+        let stopped = if result.is_err() { " (stopped)" } else { "" };
+        run.summary(format!(
+            "{mark} {ks}: run {ran} | skip {} | errors {errors}{tag_note}{stopped}",
+            plan.skipped()
+        ));
+        result?;
+    }
+    Ok(())
+}
+
+async fn run_keyspace(
+    run: &mut Run<'_>,
+    plan: &KeyspacePlan<'_>,
+    ran: &mut usize,
+) -> Result<(), UserError> {
+    let ks = plan.keyspace.as_str();
+    for step in &plan.steps {
+        let script = step.script;
+        if !step.reason.runs() {
+            tracing::info!("[SKIP] {} {}", script.filename, step.reason.text());
+            if run.settings().verbose {
+                outln!("[SKIP]    {:<44} {}", script.filename, step.reason.text());
+            }
+            run.audit_script(
+                EventType::ScriptSkip,
+                step.reason.text(),
+                ks,
+                &script.filename,
+                "",
+            )?;
+            continue;
+        }
+        if run
+            .step(ks, Action::Apply(script), &step.reason.text())
+            .await?
+        {
+            *ran += 1;
+        } else {
+            ui::note(format_args!(
+                "stopping keyspace {ks} at its first failed script"
+            ));
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Warns, before anything runs, about scripts that run out of order or re-apply a
+/// rolled-back version (the original never re-applied those).
+fn announce(plans: &[KeyspacePlan<'_>]) {
+    for plan in plans {
+        for step in &plan.steps {
+            match &step.reason {
+                Reason::PendingOutOfOrder { highest } => ui::warn(format_args!(
+                    "{}: {} is below the applied version {highest}; it runs now, out of order",
+                    plan.keyspace, step.script.filename
+                )),
+                Reason::ReapplyRolledBack { .. } => ui::warn(format_args!(
+                    "{}: {} was {}: this deploy applies it again (the Python tool never did;                      delete or renumber the script to keep it undone)",
+                    plan.keyspace,
+                    step.script.filename,
+                    step.reason.text()
+                )),
+                _ => {}
+            }
+        }
+    }
+}
+
+async fn discover_off_runtime(root: PathBuf) -> Result<Discovery, UserError> {
+    tokio::task::spawn_blocking(move || discover_checked(&root))
+        .await
+        .map_err(|e| UserError::error(format!("discovering scripts failed: {e}")))?
 }
 
 /// Discovers scripts and refuses a tree that `validate` would fail.
@@ -158,166 +219,6 @@ fn discover_checked(root: &Path) -> Result<Discovery, UserError> {
     Ok(found)
 }
 
-struct Outcome {
-    errors: usize,
-    summaries: Vec<String>,
-    stopped: Option<UserError>,
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    db: &Arc<Db>,
-    table: &HistoryTable<'_>,
-    found: &Discovery,
-    keyspaces: &[&str],
-    settings: &Settings,
-    run: &RunInfo,
-    lock: &crate::history::lock::Lock,
-    edition: &dyn Edition,
-) -> Result<Outcome, UserError> {
-    let rows = table.read_all().await.map_err(|e| db_error(&e))?;
-    let plans: Vec<KeyspacePlan<'_>> = keyspaces
-        .iter()
-        .map(|ks| plan::deploy(&found.forward, &KeyspaceHistory::build(&rows, ks), ks))
-        .collect();
-    if report_drift(&plans, settings.checksum_drift) {
-        return Err(UserError::failure(
-            "checksum drift in applied versioned scripts; nothing was deployed",
-        )
-        .hint("restore the applied files, or set checksum_drift: warn"));
-    }
-    for plan in &plans {
-        for step in &plan.steps {
-            if let Reason::PendingOutOfOrder { highest } = &step.reason {
-                ui::warn(format!(
-                    "{}: {} is below the applied version {highest}; it runs now, out of order",
-                    plan.keyspace, step.script.filename
-                ));
-            }
-        }
-    }
-    let mut out = Outcome {
-        errors: 0,
-        summaries: Vec::new(),
-        stopped: None,
-    };
-    let tag_note = if run.tag.is_empty() {
-        String::new()
-    } else {
-        format!(" | tag {}", run.tag)
-    };
-    for plan in &plans {
-        let ks = plan.keyspace.as_str();
-        if keyspaces.len() > 1 {
-            outln!("== {ks} ==");
-        }
-        db.use_keyspace(ks).await.map_err(|e| db_error(&e))?;
-        let (mut ran, mut errors) = (0usize, 0usize);
-        for step in &plan.steps {
-            let script = step.script;
-            if !step.reason.runs() {
-                tracing::info!("[SKIP] {} {}", script.filename, step.reason.text());
-                if settings.verbose {
-                    outln!("[SKIP]    {:<44} {}", script.filename, step.reason.text());
-                }
-                edition.audit(
-                    &AuditEvent::new(
-                        EventType::ScriptSkip,
-                        &run.run_id,
-                        &run.operator,
-                        step.reason.text(),
-                    )
-                    .on(ks, &script.filename, ""),
-                )?;
-                continue;
-            }
-            if crate::execute::interrupted() {
-                out.summaries
-                    .push(summary(ks, ran, plan.skipped(), errors, &tag_note));
-                out.errors += errors + 1;
-                out.stopped = Some(
-                    UserError::failure(format!(
-                        "interrupted; stopped before {} in {ks}",
-                        script.filename
-                    ))
-                    .hint("scripts that ran are recorded; run deploy again to continue")
-                    .status(ExitStatus::Interrupted),
-                );
-                return Ok(out);
-            }
-            if let Err(e) = lock.check().await {
-                out.summaries
-                    .push(summary(ks, ran, plan.skipped(), errors + 1, &tag_note));
-                out.errors += errors + 1;
-                out.stopped = Some(
-                    UserError::failure(format!("{e}; stopped before {} in {ks}", script.filename))
-                        .hint("no further script was run; run deploy again once no other deploy is running"),
-                );
-                return Ok(out);
-            }
-            let (elapsed, result) = run_script(db, script, settings.timeout).await;
-            let ok = result.is_ok();
-            table
-                .insert(&outcome_row(script, ks, run, ok, elapsed))
-                .await
-                .map_err(|e| {
-                    db_error(&e).hint(format!(
-                        "{} ran ({}) but its history row was not written",
-                        script.filename,
-                        if ok { "SUCCESS" } else { "FAILED" }
-                    ))
-                })?;
-            let ms = elapsed.as_millis();
-            match result {
-                Ok(()) => {
-                    ran += 1;
-                    outln!(
-                        "[RUN]     {:<44} {ms}ms  {}",
-                        script.filename,
-                        step.reason.text()
-                    );
-                    edition.audit(
-                        &AuditEvent::new(
-                            EventType::ScriptRun,
-                            &run.run_id,
-                            &run.operator,
-                            format!("{ms}ms"),
-                        )
-                        .on(ks, &script.filename, "SUCCESS"),
-                    )?;
-                }
-                Err(failure) => {
-                    errors += 1;
-                    outln!("[FAIL]    {:<44} {ms}ms", script.filename);
-                    ui::report(&anyhow::Error::new(UserError::failure(
-                        failure.describe(script),
-                    )));
-                    edition.audit(
-                        &AuditEvent::new(
-                            EventType::ScriptFailed,
-                            &run.run_id,
-                            &run.operator,
-                            failure.error.to_string(),
-                        )
-                        .on(ks, &script.filename, "FAILED"),
-                    )?;
-                    ui::note(format!("stopping keyspace {ks} at its first failed script"));
-                    break;
-                }
-            }
-        }
-        out.summaries
-            .push(summary(ks, ran, plan.skipped(), errors, &tag_note));
-        out.errors += errors;
-    }
-    Ok(out)
-}
-
-fn summary(ks: &str, ran: usize, skipped: usize, errors: usize, tag_note: &str) -> String {
-    let mark = if errors == 0 { "✓" } else { "✗" };
-    format!("{mark} {ks}: run {ran} | skip {skipped} | errors {errors}{tag_note}")
-}
-
 /// Prints drift warnings; true when the policy makes them fatal.
 fn report_drift(plans: &[KeyspacePlan<'_>], policy: DriftPolicy) -> bool {
     let mut any = false;
@@ -329,7 +230,7 @@ fn report_drift(plans: &[KeyspacePlan<'_>], policy: DriftPolicy) -> bool {
                 p.keyspace, d.script.relative_path, d.applied_checksum, d.script.checksum
             );
             if policy == DriftPolicy::Error {
-                eprintln!("error: {msg}");
+                ui::err_line(format_args!("error: {msg}"));
             } else {
                 ui::warn(msg);
             }
@@ -363,11 +264,7 @@ fn print_dry_run(plans: &[KeyspacePlan<'_>], settings: &Settings) {
     }
 }
 
-fn write_plan_json(
-    path: &Path,
-    plans: &[KeyspacePlan<'_>],
-    settings: &Settings,
-) -> Result<(), UserError> {
+fn plan_json(plans: &[KeyspacePlan<'_>], settings: &Settings) -> String {
     let actions: Vec<_> = plans
         .iter()
         .flat_map(|p| {
@@ -395,7 +292,10 @@ fn write_plan_json(
         "total_actions": actions.len(),
         "actions": actions,
     });
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+fn write_plan_json(path: &Path, text: &str, actions: usize) -> Result<(), UserError> {
     std::fs::write(path, text).map_err(|e| {
         UserError::error(format!(
             "cannot write the plan to '{}': {e}",
@@ -403,10 +303,9 @@ fn write_plan_json(
         ))
         .hint("pass a writable path to --dry-run-output")
     })?;
-    ui::note(format!(
-        "Dry-run plan written to {} ({} actions)",
-        path.display(),
-        plans.iter().map(|p| p.steps.len()).sum::<usize>()
+    ui::note(format_args!(
+        "Dry-run plan written to {} ({actions} actions)",
+        path.display()
     ));
     Ok(())
 }

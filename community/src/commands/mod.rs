@@ -1,7 +1,7 @@
 //! Defines the commands, one file each; `run` dispatches to them.
 
 mod audit;
-mod connect;
+pub(crate) mod connect;
 
 pub(crate) use connect::hostname;
 mod deploy;
@@ -57,7 +57,7 @@ pub fn run(
 }
 
 /// Runs a database command on a small multi-threaded runtime (the lock lease renews
-/// on it while scripts run).
+/// on it while scripts run), with the signal watcher of [`crate::interrupt`].
 fn block_on<F: std::future::Future<Output = Result<ExitStatus>>>(f: F) -> Result<ExitStatus> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -65,39 +65,7 @@ fn block_on<F: std::future::Future<Output = Result<ExitStatus>>>(f: F) -> Result
         .build()
         .map_err(|e| UserError::error(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
-        tokio::spawn(watch_signals());
+        tokio::spawn(crate::interrupt::watch_signals());
         f.await
     })
-}
-
-/// First Ctrl-C or SIGTERM: stop between statements, record, release the lock. A second
-/// one exits at once (the lock then expires after its TTL).
-async fn watch_signals() {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    for n in 0..2 {
-        #[cfg(unix)]
-        let terminate = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
-        }
-        if n == 0 {
-            crate::execute::interrupt();
-            crate::ui::note(
-                "interrupted: stopping after the current statement (again to quit at once)",
-            );
-        } else {
-            std::process::exit(i32::from(ExitStatus::Interrupted.code()));
-        }
-    }
 }

@@ -1,7 +1,9 @@
 //! Defines `repair` (spec §19): list FAILED scripts and the lock; mark FAILED scripts
-//! for retry with REPAIRED rows (the FAILED rows stay); force-release the lock.
+//! for retry with REPAIRED rows (the FAILED rows stay), under the deploy lock so no
+//! deploy runs meanwhile; force-release the lock held by a crashed run.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use anyhow::Result;
 
@@ -10,11 +12,14 @@ use crate::cli::RepairArgs;
 use crate::config::Settings;
 use crate::edition::{AuditEvent, Edition, EventType};
 use crate::exit::ExitStatus;
-use crate::history::lock::{LockInfo, LockTable};
+use crate::history::lock::{self, ForceRelease, LockInfo};
 use crate::history::state::{status, HistoryRow, KeyspaceHistory, State};
-use crate::history::table::HistoryTable;
+use crate::history::store::{CqlLockStore, HistoryStore};
+use crate::history::table::levels;
 use crate::outln;
+use crate::run::{Run, RunInfo, RunKind};
 use crate::timefmt::format_ms;
+use crate::ui::UserError;
 
 /// Runs `repair`.
 pub(crate) async fn run(
@@ -25,88 +30,22 @@ pub(crate) async fn run(
     let history_ks = settings.require_history_keyspace()?;
     let db = connect::open(settings, &[history_ks]).await?;
     edition.attach(db.clone(), history_ks);
-    let table = HistoryTable::new(&db, history_ks, &settings.history_table);
-    table.ensure().await.map_err(|e| db_error(&e))?;
-    let locks = LockTable::new(history_ks);
-    let operator = connect::operator(settings);
-    let run_id = connect::new_run_id();
+    let table = connect::history_table(&db, settings, history_ks);
+    let (_, commit) = levels(settings.history_consistency);
+    let locks = CqlLockStore::new(Arc::clone(&db), history_ks, commit);
 
-    let held = locks.status(&db).await.map_err(|e| db_error(&e))?;
     if args.release_lock {
-        print_lock(held.as_ref());
-        let released = locks.force_release(&db).await.map_err(|e| db_error(&e))?;
-        match released {
-            Some(info) => {
-                outln!(
-                    "Deploy lock force-released (was held by {}).",
-                    info.locked_by
-                );
-                edition.audit(&AuditEvent::new(
-                    EventType::LockForceRelease,
-                    &run_id,
-                    &operator,
-                    format!(
-                        "forced via cassachange repair --release-lock; was {}",
-                        info.describe()
-                    ),
-                ))?;
-            }
-            None => outln!("No deploy lock to release."),
-        }
-        return Ok(ExitStatus::Success);
+        return release(&locks, settings, edition).await;
     }
-
+    let held = lock::holder(&locks).await.map_err(|e| db_error(&e))?;
     let rows = table.read_all().await.map_err(|e| db_error(&e))?;
-    let scope: BTreeSet<String> = if settings.keyspaces.is_empty() {
-        rows.iter()
-            .filter_map(|r| r.keyspace_name.clone())
-            .filter(|k| !k.is_empty())
-            .collect()
-    } else {
-        settings.keyspaces.iter().cloned().collect()
-    };
-    let mut failed: Vec<(String, HistoryRow)> = Vec::new();
-    for ks in &scope {
-        let h = KeyspaceHistory::build(&rows, ks);
-        let mut list: Vec<HistoryRow> = h
-            .files
-            .values()
-            .filter(|e| e.state == State::Failed)
-            .map(|e| e.last.clone())
-            .filter(|r| args.script.as_ref().is_none_or(|s| &r.script == s))
-            .collect();
-        list.sort_by_key(|r| r.installed_on);
-        failed.extend(list.into_iter().map(|r| (ks.clone(), r)));
-    }
-
-    if failed.is_empty() {
-        let what = args
-            .script
-            .as_ref()
-            .map(|s| format!(" for script '{s}'"))
-            .unwrap_or_default();
-        outln!("No FAILED scripts{what} in {}.", scope_text(&scope));
-    } else {
-        let mut current = String::new();
-        for (ks, r) in &failed {
-            if *ks != current {
-                outln!("FAILED scripts in {ks}:");
-                current.clone_from(ks);
-            }
-            outln!(
-                "  {:<44} FAILED  {}  run_id={}",
-                r.script,
-                format_ms(r.installed_on),
-                r.run_id.as_deref().unwrap_or("")
-            );
-        }
-    }
+    let failed = failed_scripts(&rows, settings, args.script.as_deref());
+    print_failed(&failed, &rows, settings, args.script.as_deref());
     outln!();
     print_lock(held.as_ref());
     if let Some(info) = &held {
         explain_holder(info, &rows);
     }
-
     if args.list || failed.is_empty() {
         if !failed.is_empty() {
             outln!();
@@ -116,30 +55,46 @@ pub(crate) async fn run(
         }
         return Ok(ExitStatus::Success);
     }
+
+    // Marking writes history: take the lock, and decide again from what is read under it.
+    let info = RunInfo::new(settings, None);
+    let mut run = match Run::begin(
+        RunKind::Repair,
+        settings,
+        edition,
+        db,
+        &table,
+        info,
+        String::new(),
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(done) => return done,
+    };
+    let result = mark(&mut run, args.script.as_deref()).await;
+    run.finish(result).await
+}
+
+async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> {
+    let failed = failed_scripts(run.history(), run.settings(), script);
+    let operator = run.info().operator.clone();
     for (ks, r) in &failed {
         let row = HistoryRow {
-            installed_on: 0,
-            script: r.script.clone(),
             script_type: Some("repair".into()),
-            version: None,
             description: Some(format!("Repaired by {operator}")),
             checksum: Some(String::new()),
             execution_time: Some(0),
-            status: Some(status::REPAIRED.into()),
-            installed_by: Some(operator.clone()),
-            keyspace_name: Some(ks.clone()),
             tag: Some(String::new()),
-            run_id: Some(run_id.clone()),
+            ..run.row(r.script.clone(), ks, status::REPAIRED)
         };
-        table.insert(&row).await.map_err(|e| db_error(&e))?;
-        edition.audit(
-            &AuditEvent::new(
-                EventType::Repair,
-                &run_id,
-                &operator,
-                "marked for retry by repair command",
-            )
-            .on(ks, &r.script, status::REPAIRED),
+        run.record(vec![row]).await?;
+        run.audit_script(
+            EventType::Repair,
+            "marked for retry by repair command".into(),
+            ks,
+            &r.script,
+            status::REPAIRED,
         )?;
     }
     outln!();
@@ -147,7 +102,116 @@ pub(crate) async fn run(
         "Marked {} script(s) as REPAIRED. Run cassachange deploy to retry them.",
         failed.len()
     );
-    Ok(ExitStatus::Success)
+    Ok(())
+}
+
+/// `repair --release-lock`: deletes the lock only if it is still held by the holder
+/// just read, so a run that takes it in between keeps it.
+async fn release(
+    locks: &CqlLockStore,
+    settings: &Settings,
+    edition: &dyn Edition,
+) -> Result<ExitStatus> {
+    match lock::force_release(locks).await.map_err(|e| db_error(&e))? {
+        ForceRelease::Free => {
+            print_lock(None);
+            outln!("No deploy lock to release.");
+            Ok(ExitStatus::Success)
+        }
+        ForceRelease::Released(info) => {
+            print_lock(Some(&info));
+            outln!(
+                "Deploy lock force-released (was held by {}).",
+                info.locked_by
+            );
+            let run = RunInfo::new(settings, None);
+            edition.audit(&AuditEvent::new(
+                EventType::LockForceRelease,
+                &run.run_id,
+                &run.operator,
+                format!(
+                    "forced via cassachange repair --release-lock; was {}",
+                    info.describe()
+                ),
+            ))?;
+            Ok(ExitStatus::Success)
+        }
+        ForceRelease::ChangedHands { was, now } => {
+            let now = now.map_or_else(|| "nobody".to_string(), |h| h.run_id);
+            Err(UserError::failure(format!(
+                "the deploy lock changed hands while it was being released: it was held by \
+                 run {}, and is now held by {now}; nothing was released",
+                was.run_id
+            ))
+            .hint("a deploy may be running: check with `cassachange repair --list` before trying again")
+            .into())
+        }
+    }
+}
+
+/// The scripts whose latest event is FAILED, per keyspace in scope, oldest first.
+fn failed_scripts(
+    rows: &[HistoryRow],
+    settings: &Settings,
+    script: Option<&str>,
+) -> Vec<(String, HistoryRow)> {
+    let mut failed = Vec::new();
+    for ks in &scope(rows, settings) {
+        let h = KeyspaceHistory::build(rows, ks);
+        let mut list: Vec<HistoryRow> = h
+            .files
+            .values()
+            .filter(|e| e.state == State::Failed)
+            .map(|e| e.last.clone())
+            .filter(|r| script.is_none_or(|s| r.script == s))
+            .collect();
+        list.sort_by_key(|r| r.installed_on);
+        failed.extend(list.into_iter().map(|r| (ks.clone(), r)));
+    }
+    failed
+}
+
+/// The configured keyspaces, or every keyspace that has history.
+fn scope(rows: &[HistoryRow], settings: &Settings) -> BTreeSet<String> {
+    if settings.keyspaces.is_empty() {
+        rows.iter()
+            .filter_map(|r| r.keyspace_name.clone())
+            .filter(|k| !k.is_empty())
+            .collect()
+    } else {
+        settings.keyspaces.iter().cloned().collect()
+    }
+}
+
+fn print_failed(
+    failed: &[(String, HistoryRow)],
+    rows: &[HistoryRow],
+    settings: &Settings,
+    script: Option<&str>,
+) {
+    if failed.is_empty() {
+        let what = script
+            .map(|s| format!(" for script '{s}'"))
+            .unwrap_or_default();
+        outln!(
+            "No FAILED scripts{what} in {}.",
+            scope_text(&scope(rows, settings))
+        );
+        return;
+    }
+    let mut current = "";
+    for (ks, r) in failed {
+        if ks != current {
+            outln!("FAILED scripts in {ks}:");
+            current = ks;
+        }
+        outln!(
+            "  {:<44} FAILED  {}  run_id={}",
+            r.script,
+            format_ms(r.installed_on),
+            r.run_id.as_deref().unwrap_or("")
+        );
+    }
 }
 
 fn scope_text(scope: &BTreeSet<String>) -> String {

@@ -1,20 +1,23 @@
 //! Defines `rollback` (spec §9, §14): undo applied versions with their U scripts, newest
-//! first: the latest, everything above `--target-version`, or everything of `--tag`.
-//! Every selected version must have an undo script before anything runs.
+//! first: the latest, everything numerically above `--target-version`, or everything
+//! of `--tag`. Every selected version must have an undo script before anything runs;
+//! each undo's history row and its `ROLLBACK_V<version>` sentinel are written together.
+
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 
 use super::connect::{self, db_error};
 use crate::cli::RollbackArgs;
 use crate::config::Settings;
-use crate::edition::{AuditEvent, Edition, EventType};
-use crate::execute::{outcome_row, run_script, RunInfo};
+use crate::edition::Edition;
 use crate::exit::ExitStatus;
-use crate::history::state::{status, HistoryRow, KeyspaceHistory};
-use crate::history::table::HistoryTable;
+use crate::history::state::{HistoryRow, KeyspaceHistory};
+use crate::history::store::HistoryStore;
 use crate::outln;
 use crate::plan::{self, RollbackTarget, UndoStep};
-use crate::scripts::discover;
+use crate::run::{Action, Run, RunInfo, RunKind};
+use crate::scripts::{discover, Script};
 use crate::ui::{self, UserError};
 use crate::version::Version;
 
@@ -32,10 +35,14 @@ pub(crate) async fn run(
         (None, None) => RollbackTarget::Latest,
     };
     let dry_run = args.dry_run || settings.dry_run;
-    let found = discover(&settings.root_folder).map_err(|e| {
-        UserError::error(e.to_string())
-            .hint("set root_folder in cassachange.yml or pass --root-folder")
-    })?;
+    let root = settings.root_folder.clone();
+    let found = tokio::task::spawn_blocking(move || discover(&root))
+        .await
+        .map_err(|e| UserError::error(format!("discovering scripts failed: {e}")))?
+        .map_err(|e| {
+            UserError::error(e.to_string())
+                .hint("set root_folder in cassachange.yml or pass --root-folder")
+        })?;
     if found.undo.is_empty() {
         return Err(UserError::failure(format!(
             "no undo scripts (U<version>__*.cql) found in {}",
@@ -44,192 +51,120 @@ pub(crate) async fn run(
         .into());
     }
     let undo = found.undo_by_version();
-    let (db, history_ks, keyspaces) = connect::open_run(settings, edition).await?;
-    let table = HistoryTable::new(&db, history_ks, &settings.history_table);
-    let run = RunInfo::new(settings, args.tag.as_ref().or(settings.tag.as_ref()));
+    let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
 
-    let lock = if dry_run {
-        None
-    } else {
-        table.ensure().await.map_err(|e| db_error(&e))?;
-        Some(connect::take_lock(&db, history_ks, &run, settings).await?)
-    };
-
-    let result = async {
-        if let Some((_, identity)) = &lock {
-            edition.audit(&AuditEvent::new(
-                EventType::LockAcquire,
-                &run.run_id,
-                &run.operator,
-                identity.clone(),
-            ))?;
-        }
+    if dry_run {
         let rows = table.read_all().await.map_err(|e| db_error(&e))?;
-        let plans: Vec<(&str, Vec<UndoStep<'_>>)> = keyspaces
-            .iter()
-            .map(|ks| {
-                (
-                    *ks,
-                    plan::rollback(&undo, &KeyspaceHistory::build(&rows, ks), &target),
-                )
-            })
-            .collect();
-        let missing: Vec<String> = plans
-            .iter()
-            .flat_map(|(ks, steps)| {
-                steps.iter().filter(|s| s.undo.is_none()).map(move |s| {
-                    format!(
-                        "{ks}: version {} has no undo script (expected U{}__*.cql)",
-                        s.version, s.version
-                    )
-                })
-            })
-            .collect();
-        if !missing.is_empty() {
-            return Err(UserError::failure(format!(
-                "cannot roll back; nothing was undone:\n{}",
-                missing.join("\n")
-            ))
-            .hint("add the missing U scripts, or pick a narrower --target-version / --tag"));
-        }
-        if dry_run {
-            outln!("Dry run: no lock taken, nothing written.");
-        } else {
-            edition.audit(&AuditEvent::new(
-                EventType::RollbackStart,
-                &run.run_id,
-                &run.operator,
-                format!(
-                    "keyspaces={} target={} tag={}",
-                    keyspaces.join(","),
-                    describe(&target),
-                    run.tag
-                ),
-            ))?;
-        }
-        let mut errors = 0;
+        let plans = plans(&undo, &rows, &keyspaces, &target)?;
+        outln!("Dry run: no lock taken, nothing written.");
         for (ks, steps) in &plans {
             outln!("ROLLBACK  keyspace={ks}  target={}", describe(&target));
             if steps.is_empty() {
                 outln!("  nothing to roll back");
-                continue;
             }
-            if dry_run {
-                for s in steps {
-                    let u = s.undo.expect("checked above");
-                    outln!("[UNDO]    {:<44} version {}", u.filename, s.version);
-                }
-                continue;
-            }
-            db.use_keyspace(ks).await.map_err(|e| db_error(&e))?;
             for s in steps {
-                let u = s.undo.expect("checked above");
-                if crate::execute::interrupted() {
-                    return Err(UserError::failure(format!(
-                        "interrupted; stopped before {}",
-                        u.filename
-                    ))
-                    .hint("undo scripts that ran are recorded; run rollback again to continue")
-                    .status(ExitStatus::Interrupted));
-                }
-                if let Some((l, _)) = &lock {
-                    l.check().await.map_err(|e| {
-                        UserError::failure(format!("{e}; stopped before {}", u.filename))
-                    })?;
-                }
-                let (elapsed, r) = run_script(&db, u, settings.timeout).await;
-                table
-                    .insert(&outcome_row(u, ks, &run, r.is_ok(), elapsed))
-                    .await
-                    .map_err(|e| db_error(&e))?;
-                let ms = elapsed.as_millis();
-                match r {
-                    Ok(()) => {
-                        table
-                            .insert(&sentinel(&s.version, ks, &run))
-                            .await
-                            .map_err(|e| db_error(&e))?;
-                        outln!(
-                            "[UNDO]    {:<44} {ms}ms  version {} rolled back",
-                            u.filename,
-                            s.version
-                        );
-                        edition.audit(
-                            &AuditEvent::new(
-                                EventType::ScriptRun,
-                                &run.run_id,
-                                &run.operator,
-                                format!("{ms}ms rollback"),
-                            )
-                            .on(ks, &u.filename, status::SUCCESS),
-                        )?;
-                    }
-                    Err(f) => {
-                        errors += 1;
-                        outln!("[FAIL]    {:<44} {ms}ms", u.filename);
-                        ui::report(&anyhow::Error::new(UserError::failure(f.describe(u))));
-                        edition.audit(
-                            &AuditEvent::new(
-                                EventType::ScriptFailed,
-                                &run.run_id,
-                                &run.operator,
-                                f.error.to_string(),
-                            )
-                            .on(ks, &u.filename, status::FAILED),
-                        )?;
-                        break;
-                    }
-                }
+                outln!("[UNDO]    {:<44} version {}", s.undo.filename, s.version);
             }
-            outln!(
-                "{} {ks}: rollback {}",
-                if errors == 0 { "✓" } else { "✗" },
-                if errors == 0 { "complete" } else { "FAILED" }
-            );
         }
-        Ok(errors)
+        return Ok(ExitStatus::Success);
     }
-    .await;
 
-    if let Some((l, _)) = lock {
-        match l.release().await {
-            Ok(true) => {
-                outln!("[lock]    released");
-                edition.audit(&AuditEvent::new(
-                    EventType::LockRelease,
-                    &run.run_id,
-                    &run.operator,
-                    "",
-                ))?;
+    let info = RunInfo::new(settings, args.tag.as_ref().or(settings.tag.as_ref()));
+    let detail = format!(
+        "keyspaces={} target={} tag={}",
+        keyspaces.join(","),
+        describe(&target),
+        info.tag
+    );
+    let mut run = match Run::begin(
+        RunKind::Rollback,
+        settings,
+        edition,
+        db,
+        &table,
+        info,
+        detail,
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(done) => return done,
+    };
+    let result = rollback(&mut run, &undo, &keyspaces, &target).await;
+    run.finish(result).await
+}
+
+/// Every keyspace's undo steps, or the error naming each version without a U script.
+fn plans<'a, 'k>(
+    undo: &BTreeMap<&Version, &'a Script>,
+    rows: &[HistoryRow],
+    keyspaces: &[&'k str],
+    target: &RollbackTarget,
+) -> Result<Vec<(&'k str, Vec<UndoStep<'a>>)>, UserError> {
+    let mut plans = Vec::new();
+    let mut missing = Vec::new();
+    for ks in keyspaces {
+        match plan::rollback(undo, &KeyspaceHistory::build(rows, ks), target) {
+            Ok(steps) => plans.push((*ks, steps)),
+            Err(versions) => {
+                missing.extend(versions.into_iter().map(|v| {
+                    format!("{ks}: version {v} has no undo script (expected U{v}__*.cql)")
+                }));
             }
-            Ok(false) => ui::warn("the deploy lock was no longer ours at release"),
-            Err(e) => ui::warn(format!(
-                "could not release the deploy lock: {e}; it expires after its TTL"
-            )),
         }
     }
-    let errors = result?;
-    if !dry_run {
-        let ev = if errors == 0 {
-            EventType::RollbackEnd
-        } else {
-            EventType::RollbackFailed
-        };
-        edition.audit(&AuditEvent::new(
-            ev,
-            &run.run_id,
-            &run.operator,
-            format!("total_errors={errors} tag={}", run.tag),
-        ))?;
-    }
-    if crate::execute::interrupted() {
-        return Ok(ExitStatus::Interrupted);
-    }
-    Ok(if errors == 0 {
-        ExitStatus::Success
+    if missing.is_empty() {
+        Ok(plans)
     } else {
-        ExitStatus::Failure
-    })
+        Err(UserError::failure(format!(
+            "cannot roll back; nothing was undone:\n{}",
+            missing.join("\n")
+        ))
+        .hint("add the missing U scripts, or pick a narrower --target-version / --tag"))
+    }
+}
+
+async fn rollback(
+    run: &mut Run<'_>,
+    undo: &BTreeMap<&Version, &Script>,
+    keyspaces: &[&str],
+    target: &RollbackTarget,
+) -> Result<(), UserError> {
+    let plans = plans(undo, run.history(), keyspaces, target)?;
+    for (ks, steps) in &plans {
+        outln!("ROLLBACK  keyspace={ks}  target={}", describe(target));
+        if steps.is_empty() {
+            outln!("  nothing to roll back");
+            continue;
+        }
+        let errors_before = run.errors();
+        let mut result = Ok(());
+        for s in steps {
+            let action = Action::Undo {
+                script: s.undo,
+                version: &s.version,
+            };
+            match run.step(ks, action, "").await {
+                Ok(true) => {}
+                Ok(false) => {
+                    ui::note(format_args!("stopping the rollback of {ks}"));
+                    break;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let ok = result.is_ok() && run.errors() == errors_before;
+        run.summary(format!(
+            "{} {ks}: rollback {}",
+            if ok { "✓" } else { "✗" },
+            if ok { "complete" } else { "FAILED" }
+        ));
+        result?;
+    }
+    Ok(())
 }
 
 fn describe(t: &RollbackTarget) -> String {
@@ -237,23 +172,5 @@ fn describe(t: &RollbackTarget) -> String {
         RollbackTarget::Latest => "latest".into(),
         RollbackTarget::Above(v) => format!("above {v}"),
         RollbackTarget::Tag(t) => format!("tag={t}"),
-    }
-}
-
-/// The original's rollback sentinel: `ROLLBACK_V<version>`, type undo, ROLLED_BACK.
-fn sentinel(version: &Version, keyspace: &str, run: &RunInfo) -> HistoryRow {
-    HistoryRow {
-        installed_on: 0,
-        script: format!("ROLLBACK_V{version}"),
-        script_type: Some("undo".into()),
-        version: Some(version.to_string()),
-        description: Some(format!("Rollback of version {version}")),
-        checksum: Some(String::new()),
-        execution_time: Some(0),
-        status: Some(status::ROLLED_BACK.into()),
-        installed_by: Some(run.operator.clone()),
-        keyspace_name: Some(keyspace.to_string()),
-        tag: Some(run.tag.clone()),
-        run_id: Some(run.run_id.clone()),
     }
 }

@@ -8,7 +8,7 @@ use crate::cli::StatusArgs;
 use crate::config::Settings;
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
-use crate::history::table::HistoryTable;
+use crate::history::store::HistoryStore;
 use crate::outln;
 use crate::plan;
 use crate::scripts::discover;
@@ -20,7 +20,7 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
     let history_ks = settings.require_history_keyspace()?;
     let keyspaces: Vec<&str> = settings.keyspaces.iter().map(String::as_str).collect();
     let db = connect::open(settings, &[history_ks]).await?;
-    let table = HistoryTable::new(&db, history_ks, &settings.history_table);
+    let table = connect::history_table(&db, settings, history_ks);
     let rows = table.read_all().await.map_err(|e| db_error(&e))?;
 
     let mut shown: Vec<&HistoryRow> = rows
@@ -79,7 +79,7 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
                 }
             }
         }
-        Err(e) => ui::warn(format!("{e}; pending scripts and drift are not shown")),
+        Err(e) => ui::warn(format_args!("{e}; pending scripts and drift are not shown")),
     }
     Ok(ExitStatus::Success)
 }

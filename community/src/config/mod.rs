@@ -76,6 +76,24 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The consistency levels of history reads and writes (`history_consistency`).
+///
+/// A run reads history after taking the lock; it must see every row the previous
+/// holder wrote, wherever that run's coordinator was. Reads and writes at `QUORUM`
+/// overlap in any topology (the default); `EACH_QUORUM` writes with `LOCAL_QUORUM`
+/// reads overlap too and keep reads local; `LOCAL_QUORUM` for both is only safe when
+/// every deploy runs in the same datacenter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HistoryConsistency {
+    /// `QUORUM` reads and writes (default).
+    #[default]
+    Quorum,
+    /// `EACH_QUORUM` writes, `LOCAL_QUORUM` reads.
+    EachQuorum,
+    /// `LOCAL_QUORUM` reads and writes: one datacenter only.
+    LocalQuorum,
+}
+
 /// What `checksum_drift` says to do when an applied versioned script changed on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DriftPolicy {
@@ -168,6 +186,8 @@ pub struct Settings {
     pub environment: Option<String>,
     /// What to do on checksum drift.
     pub checksum_drift: DriftPolicy,
+    /// Consistency of history reads and writes.
+    pub history_consistency: HistoryConsistency,
     /// Lock lease length.
     pub lock_ttl: Duration,
     /// How long to wait for a held lock (zero: fail at once).
@@ -180,6 +200,9 @@ pub struct Settings {
     pub secrets: BTreeMap<String, String>,
     /// Where each key's value came from.
     pub origins: BTreeMap<&'static str, Origin>,
+    /// Things worth saying about the configuration that are not errors (printed once
+    /// logging is set up).
+    pub warnings: Vec<String>,
 }
 
 /// Why the configuration could not be built.
@@ -512,6 +535,14 @@ impl Resolver {
             Some("error") => DriftPolicy::Error,
             _ => DriftPolicy::Warn,
         };
+        let history_consistency = match string(take("history_consistency"))
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("each_quorum") => HistoryConsistency::EachQuorum,
+            Some("local_quorum") => HistoryConsistency::LocalQuorum,
+            _ => HistoryConsistency::Quorum,
+        };
         let lock_ttl = take("lock_ttl")
             .and_then(|v| as_seconds(&v).ok().flatten())
             .map_or(Duration::from_secs(u64::from(DEFAULT_LOCK_TTL)), |s| {
@@ -530,7 +561,8 @@ impl Resolver {
                     .collect()
             })
             .unwrap_or_default();
-        let keyspaces = self.keyspaces(&mut origins);
+        let mut warnings = Vec::new();
+        let keyspaces = self.keyspaces(&mut origins, &mut warnings);
 
         Settings {
             config_file,
@@ -554,32 +586,65 @@ impl Resolver {
             tag,
             environment,
             checksum_drift,
+            history_consistency,
             lock_ttl,
             lock_wait,
             notifications,
             secrets_provider,
             secrets,
             origins,
+            warnings,
         }
     }
 
     /// `keyspace`/`keyspaces`: the most specific layer that sets either wins (so
     /// `--keyspace x` narrows a profile's `keyspaces` list); within one layer the
-    /// list wins, as in the original.
-    fn keyspaces(&self, origins: &mut BTreeMap<&'static str, Origin>) -> Vec<String> {
+    /// list wins, as in the original. `CASSANDRA_KEYSPACE` is the original's
+    /// `keyspace`: it never replaces a configured `keyspaces` list.
+    ///
+    /// A keyspace named twice (in any letter case: unquoted CQL names are
+    /// case-insensitive) is kept once, with a warning: running every script twice
+    /// would fail the second pass and leave the versions pending.
+    fn keyspaces(
+        &self,
+        origins: &mut BTreeMap<&'static str, Origin>,
+        warnings: &mut Vec<String>,
+    ) -> Vec<String> {
+        let file_has_list = self.layers.iter().any(|layer| {
+            layer.get("keyspaces").is_some_and(|(v, o)| {
+                matches!(o, Origin::File { .. }) && as_list(v).is_ok_and(|l| !l.is_empty())
+            })
+        });
         for layer in self.layers.iter().rev() {
             for key in ["keyspaces", "keyspace"] {
-                if let Some((v, o)) = layer.get(key).filter(|(v, _)| !v.is_null()) {
-                    let list = as_list(v).unwrap_or_default();
-                    if !list.is_empty() {
-                        origins.insert(key, o.clone());
-                        return list;
-                    }
+                let Some((v, o)) = layer.get(key).filter(|(v, _)| !v.is_null()) else {
+                    continue;
+                };
+                if *o == Origin::Env("CASSANDRA_KEYSPACE") && file_has_list {
+                    continue;
+                }
+                let list = as_list(v).unwrap_or_default();
+                if !list.is_empty() {
+                    origins.insert(key, o.clone());
+                    return dedupe_keyspaces(list, o, warnings);
                 }
             }
         }
         Vec::new()
     }
+}
+
+fn dedupe_keyspaces(list: Vec<String>, origin: &Origin, warnings: &mut Vec<String>) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::with_capacity(list.len());
+    for ks in list {
+        match seen.iter().find(|k| k.eq_ignore_ascii_case(&ks)) {
+            Some(first) => warnings.push(format!(
+                "{origin}: keyspace '{ks}' is listed more than once (as '{first}'); it is deployed once"
+            )),
+            None => seen.push(ks),
+        }
+    }
+    seen
 }
 
 fn deep_merge(base: &Mapping, over: &Mapping) -> Mapping {

@@ -24,6 +24,8 @@ pub(crate) enum Ty {
     List,
     /// `warn` or `error`.
     DriftPolicy,
+    /// `quorum`, `each_quorum` or `local_quorum`.
+    Consistency,
     /// The `notifications` block.
     Notifications,
     /// The `secrets` block: config key → secret URI.
@@ -79,6 +81,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
     key("tag", Ty::Str, None),
     key("environment", Ty::Str, Some("CASSACHANGE_ENV")),
     key("checksum_drift", Ty::DriftPolicy, None),
+    key(
+        "history_consistency",
+        Ty::Consistency,
+        Some("CASSACHANGE_HISTORY_CONSISTENCY"),
+    ),
     key("lock_ttl", Ty::LockTtl, Some("CASSACHANGE_LOCK_TTL")),
     key("lock_wait", Ty::Duration, Some("CASSACHANGE_LOCK_WAIT")),
     key("notifications", Ty::Notifications, None),
@@ -198,9 +205,9 @@ pub(crate) fn as_seconds(v: &Value) -> Result<Option<f64>, String> {
         _ => None,
     };
     match n {
-        Some(n) if n.is_finite() && n > 0.0 && n <= 86_400.0 * 365.0 => Ok(Some(n)),
+        Some(n) if n.is_finite() && n > 0.0 && n <= MAX_SECONDS => Ok(Some(n)),
         Some(_) => Err(format!(
-            "must be a number of seconds above 0, found {}",
+            "must be a number of seconds above 0 and at most {MAX_SECONDS} (365 days), found {}",
             show(v)
         )),
         None => Err(format!(
@@ -210,30 +217,57 @@ pub(crate) fn as_seconds(v: &Value) -> Result<Option<f64>, String> {
     }
 }
 
+/// The largest number of seconds a timeout, TTL or wait may be: 365 days.
+pub(crate) const MAX_SECONDS: f64 = 86_400.0 * 365.0;
+
 /// Reads a duration: seconds as a number, or `<n>ms|s|m|h`.
 pub(crate) fn as_duration(v: &Value) -> Result<std::time::Duration, String> {
     let text = scalar_str(v)
         .ok_or_else(|| format!("expected a duration like 30s or 5m, found {}", show(v)))?;
-    parse_duration(&text)
-        .ok_or_else(|| format!("expected a duration like 30s, 5m or 1h, found {}", show(v)))
+    match parse_duration(&text) {
+        Ok(d) => Ok(d),
+        Err(DurationError::TooLong) => Err(format!(
+            "must be at most 365 days (like 30s, 5m, 1h or 24h), found {}",
+            show(v)
+        )),
+        Err(DurationError::Malformed) => Err(format!(
+            "expected a duration like 30s, 5m or 1h, found {}",
+            show(v)
+        )),
+    }
 }
 
-/// Parses `90`, `90s`, `500ms`, `5m`, `1h`.
-pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+/// Why a duration does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationError {
+    /// Not `<number>[ms|s|m|h]`.
+    Malformed,
+    /// More than 365 days.
+    TooLong,
+}
+
+/// Parses `90`, `90s`, `500ms`, `5m`, `1h` (at most 365 days).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, DurationError> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
+    let n: f64 = num.parse().map_err(|_| DurationError::Malformed)?;
     let secs = match unit.trim() {
         "" | "s" | "sec" | "secs" => n,
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return None,
+        _ => return Err(DurationError::Malformed),
     };
-    (secs.is_finite() && secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs))
+    if !(secs.is_finite() && secs >= 0.0) {
+        return Err(DurationError::Malformed);
+    }
+    if secs > MAX_SECONDS {
+        return Err(DurationError::TooLong);
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Reads a port (`9042` or `"9042"`).
@@ -310,6 +344,13 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
         Ty::DriftPolicy => match scalar_str(v).as_deref() {
             Some("warn" | "error") => Ok(()),
             _ => Err(format!("expected 'warn' or 'error', found {}", show(v))),
+        },
+        Ty::Consistency => match scalar_str(v).map(|s| s.to_ascii_lowercase()).as_deref() {
+            Some("quorum" | "each_quorum" | "local_quorum") => Ok(()),
+            _ => Err(format!(
+                "expected 'quorum', 'each_quorum' or 'local_quorum', found {}",
+                show(v)
+            )),
         },
         Ty::Notifications => {
             check_notifications(path, v, out);
@@ -531,13 +572,14 @@ mod tests {
             problems("port: nine\ntimeout: -1\nssl: maybe\nhosts: {a: 1}\ncassandra: 1\n"),
             [
                 "port: expected a port number between 1 and 65535, found 'nine'",
-                "timeout: must be a number of seconds above 0, found -1",
+                "timeout: must be a number of seconds above 0 and at most 31536000 (365 days), found -1",
                 "ssl: expected true or false, found 'maybe'",
                 "hosts: expected a list or a comma-separated string, found a mapping",
                 "cassandra: unknown key; known keys: hosts, port, username, password, astra_token, \
                  secure_connect_bundle, ssl, ssl_cafile, ssl_certfile, ssl_keyfile, ssl_verify_hostname, \
                  keyspace, keyspaces, history_keyspace, history_table, root_folder, timeout, verbose, \
-                 dry_run, tag, environment, checksum_drift, lock_ttl, lock_wait, notifications, \
+                 dry_run, tag, environment, checksum_drift, history_consistency, lock_ttl, lock_wait, \
+                 notifications, \
                  secrets_provider, secrets, default_profile, profiles"
             ]
         );
@@ -577,18 +619,22 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(
-            parse_duration("90"),
-            Some(std::time::Duration::from_secs(90))
-        );
+        assert_eq!(parse_duration("90"), Ok(std::time::Duration::from_secs(90)));
         assert_eq!(
             parse_duration("5m"),
-            Some(std::time::Duration::from_secs(300))
+            Ok(std::time::Duration::from_secs(300))
         );
         assert_eq!(
             parse_duration("250ms"),
-            Some(std::time::Duration::from_millis(250))
+            Ok(std::time::Duration::from_millis(250))
         );
-        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("5 parsecs"), Err(DurationError::Malformed));
+        assert_eq!(
+            parse_duration("8760h"),
+            Ok(std::time::Duration::from_secs(31_536_000))
+        );
+        for huge in ["99999999999999999999s", "8761h", "525601m"] {
+            assert_eq!(parse_duration(huge), Err(DurationError::TooLong), "{huge}");
+        }
     }
 }

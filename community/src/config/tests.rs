@@ -147,11 +147,56 @@ fn keyspace_flag_narrows_a_profile_list() {
         )
         .unwrap();
     assert_eq!(s.keyspaces, ["b"]);
+}
+
+#[test]
+fn cassandra_keyspace_never_replaces_a_configured_list() {
+    // The original: CASSANDRA_KEYSPACE sets `keyspace`, and a `keyspaces` list wins.
     let s = Case::new(YAML)
         .env("CASSANDRA_KEYSPACE", "x")
         .load(Some("dev"), vec![])
         .unwrap();
+    assert_eq!(s.keyspaces, ["a", "b"]);
+    // Without a list, it replaces the file's `keyspace`.
+    let s = Case::new(YAML)
+        .env("CASSANDRA_KEYSPACE", "x")
+        .load(Some("prod"), vec![])
+        .unwrap();
     assert_eq!(s.keyspaces, ["x"]);
+    assert_eq!(s.origin("keyspace"), Origin::Env("CASSANDRA_KEYSPACE"));
+    // A flag still narrows the list.
+    let s = Case::new(YAML)
+        .env("CASSANDRA_KEYSPACE", "x")
+        .load(
+            Some("dev"),
+            vec![("keyspaces", Value::from("c,d"), "--keyspaces")],
+        )
+        .unwrap();
+    assert_eq!(s.keyspaces, ["c", "d"]);
+}
+
+#[test]
+fn a_keyspace_listed_twice_is_deployed_once_with_a_warning() {
+    let s = Case::new("keyspaces: [a, b, a, B]\nhistory_keyspace: h\n")
+        .load(None, vec![])
+        .unwrap();
+    assert_eq!(s.keyspaces, ["a", "b"]);
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].ends_with(
+            "keyspaces: keyspace 'a' is listed more than once (as 'a'); it is deployed once"
+        ),
+        "{:?}",
+        s.warnings
+    );
+    let s = Case::new("keyspace: a\nhistory_keyspace: h\n")
+        .load(None, vec![("keyspaces", Value::from("a,a"), "--keyspaces")])
+        .unwrap();
+    assert_eq!(s.keyspaces, ["a"]);
+    assert_eq!(
+        s.warnings,
+        ["flag --keyspaces: keyspace 'a' is listed more than once (as 'a'); it is deployed once"]
+    );
 }
 
 #[test]

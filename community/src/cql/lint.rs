@@ -57,13 +57,15 @@ pub enum Rule {
     UnrecognisedName,
     /// A file that is not UTF-8 or cannot be read.
     Unreadable,
+    /// `USE` in a migration: it switches the keyspace for the rest of that script only.
+    UseStatement,
 }
 
 impl Rule {
     /// Severity of the rule.
     pub fn severity(self) -> Severity {
         match self {
-            Rule::NoStatements | Rule::UnrecognisedName => Severity::Warning,
+            Rule::NoStatements | Rule::UnrecognisedName | Rule::UseStatement => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -259,6 +261,16 @@ fn lint_statement(stmt: &Statement<'_>, findings: &mut Vec<Finding>) {
         "INSERT" => {
             expect_kw(&mut c, "INTO", "INSERT", findings);
         }
+        "USE" => findings.push(
+            Finding::at(
+                Rule::UseStatement,
+                first.pos,
+                "USE in a migration switches the keyspace for the rest of this script only: \
+                 cassachange sets the target keyspace before every script"
+                    .into(),
+            )
+            .hint("drop the USE; qualify names (other_keyspace.table) where a script must reach another keyspace"),
+        ),
         "APPLY" => findings.push(
             Finding::at(
                 Rule::BadBatch,

@@ -24,7 +24,23 @@ fn cassandra5_corpus_has_no_findings() {
     let lint = lint_script(corpus);
     assert_eq!(lint.findings, vec![], "false errors on valid CQL");
     assert!(lint.statements > 80, "{}", lint.statements);
-    clean(include_str!("testdata/valid_lint_only.cql"));
+    let only = lint_script(include_str!("testdata/valid_lint_only.cql"));
+    assert!(
+        only.findings
+            .iter()
+            .all(|f| f.rule == Rule::UseStatement && f.rule.severity() == Severity::Warning),
+        "{:?}",
+        only.findings
+    );
+}
+
+#[test]
+fn use_in_a_migration_is_a_warning() {
+    assert_eq!(
+        findings("USE other_ks;\nCREATE TABLE t1 (k int PRIMARY KEY);\n"),
+        ["1:1 UseStatement: USE in a migration switches the keyspace for the rest of this script only: cassachange sets the target keyspace before every script"]
+    );
+    assert_eq!(Rule::UseStatement.severity(), Severity::Warning);
 }
 
 #[test]

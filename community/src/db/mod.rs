@@ -14,11 +14,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::unprepared::Statement;
-use scylla::statement::{Consistency, SerialConsistency};
+use scylla::statement::SerialConsistency;
 use tokio::sync::Mutex;
 
+pub use scylla::statement::Consistency;
 pub use scylla::value::CqlValue;
 
 use crate::config::Settings;
@@ -116,12 +118,6 @@ pub enum DbError {
         what: String,
         /// The server's reason.
         reason: String,
-    },
-    /// The run was interrupted (Ctrl-C or SIGTERM) before this statement.
-    #[error("interrupted before {what}")]
-    Interrupted {
-        /// The statement that did not run.
-        what: String,
     },
     /// Schema agreement was not reached after a DDL statement.
     #[error("{what}: the cluster did not reach schema agreement ({reason})")]
@@ -226,31 +222,50 @@ impl Db {
     }
 
     async fn prepare(&self, cql: &str, what: &str) -> Result<PreparedStatement, DbError> {
-        let mut cache = self.prepared.lock().await;
-        if let Some(p) = cache.get(cql) {
+        if let Some(p) = self.prepared.lock().await.get(cql) {
             return Ok(p.clone());
         }
+        // The cache is not locked while preparing: a slow prepare must never hold up
+        // another task's statement (the lock lease's renewal above all).
+        //
         // A table another client created a moment ago can be briefly unknown to the
-        // coordinator that prepares: retry that case for a few seconds.
+        // coordinator that prepares (the server answers "invalid"): retry that kind
+        // for a few seconds.
         let mut attempt = 0;
         let p = loop {
             match self.session.prepare(cql).await {
                 Ok(p) => break p,
-                Err(e) if attempt < 20 && e.to_string().contains("does not exist") => {
+                Err(e) if attempt < 20 && is_invalid(&e) => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Err(e) => return Err(statement_error(what, &e.to_string())),
             }
         };
-        cache.insert(cql.to_string(), p.clone());
+        self.prepared
+            .lock()
+            .await
+            .insert(cql.to_string(), p.clone());
         Ok(p)
     }
 
-    /// Runs a prepared statement with bound values and reads every page of its rows.
+    /// Runs a prepared statement with bound values at `LOCAL_QUORUM` and reads every
+    /// page of its rows (schema tables, the plugin's statements).
     pub async fn query(&self, what: &str, cql: &str, values: Values) -> Result<Rows, DbError> {
+        self.query_at(what, cql, values, Consistency::LocalQuorum)
+            .await
+    }
+
+    /// Runs a prepared statement at `cl` and reads every page of its rows.
+    pub async fn query_at(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+    ) -> Result<Rows, DbError> {
         let mut p = self.prepare(cql, what).await?;
-        p.set_consistency(Consistency::LocalQuorum);
+        p.set_consistency(cl);
         let pager = self
             .session
             .execute_iter(p, values)
@@ -272,27 +287,72 @@ impl Db {
         Ok(Rows { columns, rows })
     }
 
-    /// Runs a prepared write with bound values.
-    pub async fn write(&self, what: &str, cql: &str, values: Values) -> Result<(), DbError> {
+    /// Runs a prepared write with bound values at `cl`, within `timeout` when given.
+    /// A timeout or an unavailable replica set is [`DbError::Uncertain`]: the write
+    /// may or may not have been applied.
+    pub async fn write_at(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+        timeout: Option<Duration>,
+    ) -> Result<(), DbError> {
         let mut p = self.prepare(cql, what).await?;
-        p.set_consistency(Consistency::LocalQuorum);
+        p.set_consistency(cl);
+        if timeout.is_some() {
+            p.set_request_timeout(timeout);
+        }
         self.session
             .execute_unpaged(&p, values)
             .await
-            .map_err(|e| statement_error(what, &e.to_string()))?;
+            .map_err(|e| classify(what, &e))?;
         Ok(())
     }
 
-    /// Runs a lightweight transaction (serial consistency) and reads `[applied]`.
-    pub async fn lwt(&self, what: &str, cql: &str, values: Values) -> Result<LwtResult, DbError> {
+    /// Runs prepared writes as one logged batch at `cl`: all of them are applied or,
+    /// after a failure, none or (the batch log replays it) all.
+    pub async fn batch_at(
+        &self,
+        what: &str,
+        statements: Vec<(String, Values)>,
+        cl: Consistency,
+        timeout: Option<Duration>,
+    ) -> Result<(), DbError> {
+        let mut batch = Batch::new(BatchType::Logged);
+        let mut values = Vec::with_capacity(statements.len());
+        for (cql, v) in statements {
+            batch.append_statement(self.prepare(&cql, what).await?);
+            values.push(v);
+        }
+        batch.set_consistency(cl);
+        if timeout.is_some() {
+            batch.set_request_timeout(timeout);
+        }
+        self.session
+            .batch(&batch, values)
+            .await
+            .map_err(|e| classify(what, &e))?;
+        Ok(())
+    }
+
+    /// Runs a lightweight transaction (serial consistency `SERIAL`, commit at `cl`)
+    /// and reads `[applied]`.
+    pub async fn lwt(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+    ) -> Result<LwtResult, DbError> {
         let mut p = self.prepare(cql, what).await?;
-        p.set_consistency(Consistency::LocalQuorum);
+        p.set_consistency(cl);
         p.set_serial_consistency(Some(SerialConsistency::Serial));
         let result = self
             .session
             .execute_unpaged(&p, values)
             .await
-            .map_err(|e| serial_error(what, &e))?;
+            .map_err(|e| classify(what, &e))?;
         let mut rows = all_rows(what, result)?;
         let applied = matches!(
             rows.rows.first().and_then(|r| r.first()),
@@ -322,7 +382,7 @@ impl Db {
             .session
             .execute_unpaged(&p, values)
             .await
-            .map_err(|e| serial_error(what, &e))?;
+            .map_err(|e| classify(what, &e))?;
         all_rows(what, result)
     }
 
@@ -355,10 +415,11 @@ impl Db {
         }
     }
 
-    /// Makes `keyspace` the session's keyspace for unqualified names in scripts.
+    /// Makes `keyspace` the session's keyspace for unqualified names in scripts (an
+    /// unquoted name, so case-insensitive as CQL reads it).
     pub async fn use_keyspace(&self, keyspace: &str) -> Result<(), DbError> {
         self.session
-            .use_keyspace(keyspace, true)
+            .use_keyspace(keyspace, false)
             .await
             .map_err(|e| statement_error(&format!("USE {keyspace}"), &e.to_string()))
     }
@@ -432,9 +493,22 @@ fn all_rows(
     Ok(Rows { columns, rows: out })
 }
 
-/// Maps a driver error: timeouts and unavailability of a serial operation become
-/// [`DbError::Uncertain`], everything else a statement error.
-fn serial_error(what: &str, e: &scylla::errors::ExecutionError) -> DbError {
+/// True when the server answered that the statement is invalid (for instance a table
+/// it does not know yet).
+fn is_invalid(e: &scylla::errors::PrepareError) -> bool {
+    use scylla::errors::{DbError as Server, PrepareError, RequestAttemptError};
+    matches!(
+        e,
+        PrepareError::AllAttemptsFailed {
+            first_attempt: RequestAttemptError::DbError(Server::Invalid, _)
+        }
+    )
+}
+
+/// Maps a driver error: timeouts and unavailable or overloaded replicas become
+/// [`DbError::Uncertain`] (the write may have been applied), everything else a
+/// statement error.
+fn classify(what: &str, e: &scylla::errors::ExecutionError) -> DbError {
     use scylla::errors::{DbError as Server, ExecutionError, RequestAttemptError};
     match e {
         ExecutionError::LastAttemptError(RequestAttemptError::DbError(

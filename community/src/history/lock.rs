@@ -1,13 +1,21 @@
 //! Defines the deploy lock: one row in `deploy_lock`, taken with an LWT
 //! `INSERT … IF NOT EXISTS USING TTL`, kept alive by a lease renewed in the background
-//! (`UPDATE … USING TTL … IF run_id = ?`), checked before every script, and released
-//! only by its owner (`DELETE … IF run_id = ?`).
+//! (`UPDATE … USING TTL … IF run_id = ?`), and released only by its owner
+//! (`DELETE … IF run_id = ?`).
+//!
+//! The lease is also kept locally: a deadline set from the send time of the last
+//! successful renewal, safely before the server can expire the row. A run checks it
+//! before every statement and every history row, so once the lease may have ended —
+//! the process was paused, renewals failed, another run took over — nothing more is
+//! executed or recorded.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::db::{CqlValue, Db, DbError};
+use tokio::time::Instant;
+
+use super::store::{Cas, LockStore};
+use crate::db::DbError;
 use crate::timefmt;
 
 /// The key of the one lock the original uses.
@@ -39,6 +47,7 @@ impl LockInfo {
 
 /// Why a lock operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LockError {
     /// Another run holds the lock.
     #[error("Deploy lock already held.\n{}", .0.describe())]
@@ -46,28 +55,19 @@ pub enum LockError {
     /// This run's lock expired or was taken away.
     #[error("the deploy lock was lost: {0}")]
     Lost(String),
+    /// The run was interrupted while waiting for the lock.
+    #[error("interrupted while waiting for the deploy lock")]
+    Interrupted,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-/// The lock table of a history keyspace.
-pub struct LockTable {
-    table: String,
-}
-
-#[allow(clippy::unnecessary_wraps)] // a bound value: `None` would be null
-fn text(s: &str) -> Option<CqlValue> {
-    Some(CqlValue::Text(s.to_string()))
-}
-
-fn ttl_secs(ttl: Duration) -> i32 {
-    i32::try_from(ttl.as_secs().max(1)).unwrap_or(i32::MAX)
-}
-
 /// Retries `op` while it times out with an unknown outcome (Paxos contention), up to
-/// ten times with a growing pause; other results pass through.
-async fn retry_uncertain<T, F, Fut>(mut op: F) -> Result<T, DbError>
+/// ten times with a growing pause; other results pass through. Returns whether any
+/// attempt had an unknown outcome, so callers can tell "not applied" from "applied
+/// by an earlier attempt".
+async fn retry_uncertain<T, F, Fut>(mut op: F) -> (Result<T, DbError>, bool)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, DbError>>,
@@ -79,184 +79,245 @@ where
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(50 * tries)).await;
             }
-            other => return other,
+            other => return (other, tries > 0),
         }
     }
 }
 
-impl LockTable {
-    /// `deploy_lock` in `keyspace`.
-    pub fn new(keyspace: &str) -> Self {
-        LockTable {
-            table: format!("{}.deploy_lock", keyspace.to_ascii_lowercase()),
+/// The current holder, read with serial consistency (retried while Paxos contention
+/// leaves the outcome unknown).
+pub async fn holder<S: LockStore>(store: &S) -> Result<Option<LockInfo>, DbError> {
+    retry_uncertain(|| store.read()).await.0
+}
+
+/// What `repair --release-lock` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForceRelease {
+    /// Nobody held the lock.
+    Free,
+    /// The lock held by this run was deleted.
+    Released(LockInfo),
+    /// Between reading the holder and deleting, the lock changed hands: nothing was
+    /// deleted (the new holder keeps it).
+    ChangedHands {
+        /// The holder that was read.
+        was: LockInfo,
+        /// The holder now, if any.
+        now: Option<LockInfo>,
+    },
+}
+
+/// Deletes the lock held by whoever holds it now (`repair --release-lock`), but only
+/// that holder's: `DELETE … IF run_id = <the holder read>`, so a run that takes the
+/// lock in between keeps it.
+pub async fn force_release<S: LockStore>(store: &S) -> Result<ForceRelease, DbError> {
+    let Some(was) = holder(store).await? else {
+        return Ok(ForceRelease::Free);
+    };
+    let (result, uncertain) = retry_uncertain(|| store.delete_if(&was.run_id)).await;
+    match result? {
+        Cas::Applied => Ok(ForceRelease::Released(was)),
+        // An earlier attempt with an unknown outcome may have deleted it.
+        Cas::NotApplied(None) if uncertain => Ok(ForceRelease::Released(was)),
+        Cas::NotApplied(now) => Ok(ForceRelease::ChangedHands { was, now }),
+    }
+}
+
+/// How long a lease is certainly valid after the request that granted it was sent:
+/// Cassandra expires TTLs at whole seconds (a row written with TTL n can vanish after
+/// n-1 s), and a tenth of the TTL (at least 100 ms) is kept as a margin for clock
+/// rates and scheduling.
+fn validity(ttl: Duration) -> Duration {
+    let margin = (ttl / 10).max(Duration::from_millis(100));
+    ttl.saturating_sub(Duration::from_secs(1))
+        .saturating_sub(margin)
+}
+
+fn lease_end(sent: Instant, ttl: Duration) -> Instant {
+    sent + validity(ttl)
+}
+
+/// How often the lease is renewed: four times per certain validity, so three renewals
+/// in a row may fail before it ends.
+fn renew_period(ttl: Duration) -> Duration {
+    (validity(ttl) / 4).max(Duration::from_millis(50))
+}
+
+#[derive(Debug)]
+struct LeaseState {
+    /// Until when the lease is certainly ours.
+    until: Instant,
+    /// Why it is not ours any more, once known.
+    lost: Option<String>,
+}
+
+/// The local view of the lease, shared with the renewer.
+#[derive(Debug)]
+struct Lease(Mutex<LeaseState>);
+
+impl Lease {
+    fn state(&self) -> std::sync::MutexGuard<'_, LeaseState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn extend(&self, sent: Instant, ttl: Duration) {
+        let mut s = self.state();
+        if s.lost.is_none() {
+            s.until = s.until.max(lease_end(sent, ttl));
         }
     }
 
-    /// The current holder, read with serial consistency.
-    pub async fn status(&self, db: &Db) -> Result<Option<LockInfo>, DbError> {
-        let cql = format!(
-            "SELECT locked_by, locked_at, run_id FROM {} WHERE lock_key = ?",
-            self.table
-        );
-        let rows = retry_uncertain(|| {
-            db.serial_read("reading the deploy lock", &cql, vec![text(LOCK_KEY)])
-        })
-        .await?;
-        Ok((!rows.rows.is_empty()).then(|| LockInfo {
-            locked_by: rows.text(0, "locked_by").unwrap_or_default(),
-            locked_at: rows.timestamp(0, "locked_at"),
-            run_id: rows.text(0, "run_id").unwrap_or_default(),
-        }))
+    fn lose(&self, why: String) {
+        let mut s = self.state();
+        if s.lost.is_none() {
+            s.lost = Some(why);
+        }
     }
 
-    /// Deletes the lock whoever holds it (`repair --release-lock`); returns who held it.
-    pub async fn force_release(&self, db: &Db) -> Result<Option<LockInfo>, DbError> {
-        let held = self.status(db).await?;
-        if held.is_some() {
-            let cql = format!("DELETE FROM {} WHERE lock_key = ? IF EXISTS", self.table);
-            retry_uncertain(|| {
-                db.lwt(
-                    "force-releasing the deploy lock",
-                    &cql,
-                    vec![text(LOCK_KEY)],
-                )
-            })
-            .await?;
+    /// The time left, or why there is none. Running out is final: a lease that ran
+    /// out is lost even if a late renewal succeeds.
+    fn left(&self) -> Result<Duration, String> {
+        let mut s = self.state();
+        if let Some(why) = &s.lost {
+            return Err(why.clone());
         }
-        Ok(held)
-    }
-
-    /// Takes the lock, waiting up to `wait` while another run holds it.
-    ///
-    /// Under Paxos contention an insert can time out with an unknown outcome; the row is
-    /// then read serially: ours means taken, another run's means held.
-    pub async fn acquire(
-        &self,
-        db: Arc<Db>,
-        run_id: &str,
-        identity: &str,
-        ttl: Duration,
-        wait: Duration,
-    ) -> Result<Lock, LockError> {
-        let deadline = Instant::now() + wait;
-        let mut announced = false;
-        let mut uncertain: u64 = 0;
-        let locked_at = timefmt::now_ms();
-        let cql = format!(
-            "INSERT INTO {} (lock_key, locked_by, locked_at, run_id) VALUES (?, ?, ?, ?) \
-             IF NOT EXISTS USING TTL ?",
-            self.table
-        );
-        loop {
-            let values = vec![
-                text(LOCK_KEY),
-                text(identity),
-                Some(CqlValue::Timestamp(scylla::value::CqlTimestamp(locked_at))),
-                text(run_id),
-                Some(CqlValue::Int(ttl_secs(ttl))),
-            ];
-            let holder = match db.lwt("taking the deploy lock", &cql, values).await {
-                Ok(r) if r.applied => None,
-                Ok(r) => Some(LockInfo {
-                    locked_by: r.current.text(0, "locked_by").unwrap_or_default(),
-                    locked_at: r.current.timestamp(0, "locked_at"),
-                    run_id: r.current.text(0, "run_id").unwrap_or_default(),
-                }),
-                Err(DbError::Uncertain { .. }) if uncertain < 10 => {
-                    uncertain += 1;
-                    tokio::time::sleep(Duration::from_millis(50 * uncertain)).await;
-                    match self.status(&db).await? {
-                        Some(info) if info.run_id == run_id => None,
-                        Some(info) => Some(info),
-                        None => continue,
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let Some(holder) = holder else {
-                return Ok(Lock::start(
-                    db,
-                    LockTable {
-                        table: self.table.clone(),
-                    },
-                    run_id,
-                    identity,
-                    locked_at,
-                    ttl,
-                ));
-            };
-            if Instant::now() >= deadline {
-                return Err(LockError::Held(holder));
-            }
-            if !announced {
-                crate::ui::note(format!(
-                    "[lock]    held by {}; waiting up to {}s",
-                    holder.locked_by,
-                    wait.as_secs()
-                ));
-                announced = true;
-            }
-            tokio::time::sleep(Duration::from_millis(500).min(deadline - Instant::now())).await;
+        let now = Instant::now();
+        if now >= s.until {
+            let why = "its lease ran out (no renewal succeeded in time: the process was paused, \
+                       or the cluster did not answer)"
+                .to_string();
+            s.lost = Some(why.clone());
+            return Err(why);
         }
+        Ok(s.until - now)
     }
 }
 
 /// A held lock. Dropping it without [`Lock::release`] leaves the row to expire.
-pub struct Lock {
-    db: Arc<Db>,
-    table: LockTable,
-    run_id: String,
-    lost: Arc<AtomicBool>,
+pub struct Lock<S: LockStore> {
+    store: Arc<S>,
+    info: LockInfo,
+    lease: Arc<Lease>,
     renewer: tokio::task::JoinHandle<()>,
 }
 
-impl Lock {
-    fn start(
-        db: Arc<Db>,
-        table: LockTable,
-        run_id: &str,
-        identity: &str,
-        locked_at: i64,
-        ttl: Duration,
-    ) -> Lock {
-        let lost = Arc::new(AtomicBool::new(false));
-        // Every cell is rewritten with a fresh TTL, so the row lives while renewals do.
-        let cql = format!(
-            "UPDATE {} USING TTL ? SET locked_by = ?, locked_at = ?, run_id = ? WHERE lock_key = ? IF run_id = ?",
-            table.table
-        );
+impl<S: LockStore> std::fmt::Debug for Lock<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock")
+            .field("info", &self.info)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes the lock for `run_id`, waiting up to `wait` while another run holds it, and
+/// returning at once when the run is interrupted.
+///
+/// Under Paxos contention an insert can time out with an unknown outcome, and a retry
+/// then finds a row: ours (same run id) means taken, another run's means held.
+pub async fn acquire<S: LockStore>(
+    store: Arc<S>,
+    run_id: &str,
+    identity: &str,
+    ttl: Duration,
+    wait: Duration,
+) -> Result<Lock<S>, LockError> {
+    let deadline = Instant::now() + wait;
+    let mut announced = false;
+    let mut uncertain: u64 = 0;
+    // The send time of the first attempt that may have applied: the lease counts from
+    // there, whichever attempt wrote the row.
+    let mut first_sent: Option<Instant> = None;
+    let mine = LockInfo {
+        locked_by: identity.to_string(),
+        locked_at: Some(timefmt::now_ms()),
+        run_id: run_id.to_string(),
+    };
+    loop {
+        if crate::interrupt::interrupted() {
+            return Err(LockError::Interrupted);
+        }
+        let sent = Instant::now();
+        let since = *first_sent.get_or_insert(sent);
+        let holder = match store.insert_if_absent(&mine, ttl).await {
+            Ok(Cas::Applied) => return Ok(Lock::start(store, mine, since, ttl)),
+            // Our own row: an earlier attempt whose outcome was unknown applied.
+            Ok(Cas::NotApplied(Some(h))) if h.run_id == run_id => {
+                return Ok(Lock::start(store, mine, since, ttl));
+            }
+            Ok(Cas::NotApplied(h)) => h,
+            Err(DbError::Uncertain { .. }) if uncertain < 10 => {
+                uncertain += 1;
+                tokio::time::sleep(Duration::from_millis(50 * uncertain)).await;
+                match holder(store.as_ref()).await? {
+                    Some(h) if h.run_id == run_id => {
+                        return Ok(Lock::start(store, mine, since, ttl));
+                    }
+                    Some(h) => Some(h),
+                    None => continue,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Not ours: no attempt so far applied.
+        first_sent = None;
+        let Some(holder) = holder else { continue };
+        if Instant::now() >= deadline {
+            return Err(LockError::Held(holder));
+        }
+        if !announced {
+            crate::ui::note(format_args!(
+                "[lock]    held by {}; waiting up to {}s",
+                holder.locked_by,
+                wait.as_secs()
+            ));
+            announced = true;
+        }
+        let pause = Duration::from_millis(500).min(deadline - Instant::now());
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = crate::interrupt::wait() => return Err(LockError::Interrupted),
+        }
+    }
+}
+
+impl<S: LockStore> Lock<S> {
+    fn start(store: Arc<S>, info: LockInfo, sent: Instant, ttl: Duration) -> Self {
+        let lease = Arc::new(Lease(Mutex::new(LeaseState {
+            until: lease_end(sent, ttl),
+            lost: None,
+        })));
         let renewer = {
-            let (db, run_id, identity, lost) = (
-                db.clone(),
-                run_id.to_string(),
-                identity.to_string(),
-                lost.clone(),
-            );
+            let (store, info, lease) = (store.clone(), info.clone(), lease.clone());
             tokio::spawn(async move {
-                // Cassandra expires TTLs at whole seconds: a row written with TTL n can
-                // vanish after n-1 s. Renew three times within that, so two renewals
-                // may fail before the lease is lost.
-                let period = (ttl.saturating_sub(Duration::from_secs(1)) / 3)
-                    .max(Duration::from_millis(200));
                 loop {
-                    tokio::time::sleep(period).await;
-                    let values = vec![
-                        Some(CqlValue::Int(ttl_secs(ttl))),
-                        text(&identity),
-                        Some(CqlValue::Timestamp(scylla::value::CqlTimestamp(locked_at))),
-                        text(&run_id),
-                        text(LOCK_KEY),
-                        text(&run_id),
-                    ];
-                    match db.lwt("renewing the deploy lock", &cql, values).await {
-                        Ok(r) if r.applied => tracing::debug!("lock lease renewed"),
-                        Ok(_) => {
-                            lost.store(true, Ordering::SeqCst);
-                            tracing::warn!("the deploy lock is no longer ours");
+                    tokio::time::sleep(renew_period(ttl)).await;
+                    if lease.left().is_err() {
+                        return;
+                    }
+                    let sent = Instant::now();
+                    match store.renew(&info, ttl).await {
+                        Ok(Cas::Applied) => {
+                            lease.extend(sent, ttl);
+                            tracing::debug!("lock lease renewed");
+                        }
+                        Ok(Cas::NotApplied(holder)) => {
+                            let why = match holder {
+                                Some(h) => {
+                                    format!("it is now held by another run ({})", h.describe())
+                                }
+                                None => {
+                                    "it expired or was released by `repair --release-lock`".into()
+                                }
+                            };
+                            tracing::warn!("the deploy lock is no longer ours: {why}");
+                            lease.lose(why);
                             return;
                         }
-                        // Unknown outcome or a transient error: the next period retries,
-                        // and the check before each script reads the truth.
+                        // Unknown outcome or a transient error: the next period retries;
+                        // the local deadline decides when the lease is over.
                         Err(e) => {
                             tracing::warn!("renewing the deploy lock failed (will retry): {e}");
                         }
@@ -265,54 +326,62 @@ impl Lock {
             })
         };
         Lock {
-            db,
-            table,
-            run_id: run_id.to_string(),
-            lost,
+            store,
+            info,
+            lease,
             renewer,
         }
     }
 
-    /// Confirms the lock is still ours (serial read); called before every script.
+    /// This run's lock row.
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    /// How long the lease is certainly still ours, or [`LockError::Lost`]. Local and
+    /// cheap: checked before every statement and every history row.
+    pub fn lease_left(&self) -> Result<Duration, LockError> {
+        self.lease.left().map_err(LockError::Lost)
+    }
+
+    /// Confirms with the database (serial read) that the lock is still ours; called
+    /// before every script and before recording a failure.
     pub async fn check(&self) -> Result<(), LockError> {
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(LockError::Lost(
-                "a lease renewal found another owner".into(),
-            ));
-        }
-        match self.table.status(&self.db).await? {
-            Some(info) if info.run_id == self.run_id => Ok(()),
-            Some(info) => Err(LockError::Lost(format!(
-                "it is now held by another run ({})",
-                info.describe()
-            ))),
-            None => Err(LockError::Lost(
-                "it expired or was released by `repair --release-lock`".into(),
-            )),
+        self.lease_left()?;
+        match holder(self.store.as_ref()).await? {
+            Some(info) if info.run_id == self.info.run_id => self.lease_left().map(drop),
+            Some(info) => {
+                let why = format!("it is now held by another run ({})", info.describe());
+                self.lease.lose(why.clone());
+                Err(LockError::Lost(why))
+            }
+            None => {
+                let why = "it expired or was released by `repair --release-lock`".to_string();
+                self.lease.lose(why.clone());
+                Err(LockError::Lost(why))
+            }
         }
     }
 
     /// Stops renewing and deletes the lock if it is still ours; returns whether it was.
     pub async fn release(self) -> Result<bool, DbError> {
         self.renewer.abort();
-        let cql = format!(
-            "DELETE FROM {} WHERE lock_key = ? IF run_id = ?",
-            self.table.table
-        );
-        let r = retry_uncertain(|| {
-            self.db.lwt(
-                "releasing the deploy lock",
-                &cql,
-                vec![text(LOCK_KEY), text(&self.run_id)],
-            )
+        let run_id = self.info.run_id.clone();
+        let (result, uncertain) = retry_uncertain(|| self.store.delete_if(&run_id)).await;
+        Ok(match result? {
+            Cas::Applied => true,
+            // An earlier attempt with an unknown outcome deleted it.
+            Cas::NotApplied(None) => uncertain,
+            Cas::NotApplied(Some(_)) => false,
         })
-        .await?;
-        Ok(r.applied)
     }
 }
 
-impl Drop for Lock {
+impl<S: LockStore> Drop for Lock<S> {
     fn drop(&mut self) {
         self.renewer.abort();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,17 +1,19 @@
-//! Defines access to `change_history` (named by `history_table`) in the history
-//! keyspace: created with the original's schema, old tables upgraded with `tag` and
-//! `run_id`, rows read and written with bound values only.
+//! Defines access to `change_history` (named by `history_table`) and `deploy_lock` in
+//! the history keyspace: created with the original's schema, old tables upgraded with
+//! `tag` and `run_id`, rows read and written with bound values only, at the
+//! consistency levels of `history_consistency`.
+//!
+//! Tables are created with a table id derived from their name (`WITH id = …`), so two
+//! first-ever runs creating them at once on different coordinators create the same
+//! table, not two with divergent ids (whose Paxos state and data would split).
 
-use crate::db::{CqlValue, Db, DbError, Values};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::HistoryConsistency;
+use crate::db::{Consistency, CqlValue, Db, DbError, Values};
 use crate::history::state::HistoryRow;
-use crate::timefmt;
-
-/// The history table of one history keyspace.
-pub struct HistoryTable<'a> {
-    db: &'a Db,
-    keyspace: String,
-    table: String,
-}
+use crate::history::store::HistoryStore;
 
 /// The columns, in the order they are read and written.
 const COLUMNS: &[&str] = &[
@@ -45,17 +47,49 @@ pub fn check_identifier(what: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// The table id cassachange gives `keyspace.table` when it creates it: the same on
+/// every machine and every run (a name-based UUID).
+pub fn table_id(keyspace: &str, table: &str) -> uuid::Uuid {
+    let name = format!(
+        "cassachange:table:{}.{}",
+        keyspace.to_ascii_lowercase(),
+        table.to_ascii_lowercase()
+    );
+    uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+}
+
+/// The consistency levels for reading and writing history under `c`.
+pub fn levels(c: HistoryConsistency) -> (Consistency, Consistency) {
+    match c {
+        HistoryConsistency::Quorum => (Consistency::Quorum, Consistency::Quorum),
+        HistoryConsistency::EachQuorum => (Consistency::LocalQuorum, Consistency::EachQuorum),
+        HistoryConsistency::LocalQuorum => (Consistency::LocalQuorum, Consistency::LocalQuorum),
+    }
+}
+
+/// The history table of one history keyspace.
+pub struct HistoryTable {
+    db: Arc<Db>,
+    keyspace: String,
+    table: String,
+    read_cl: Consistency,
+    write_cl: Consistency,
+}
+
 fn text(v: Option<&str>) -> Option<CqlValue> {
     v.map(|s| CqlValue::Text(s.to_string()))
 }
 
-impl<'a> HistoryTable<'a> {
+impl HistoryTable {
     /// The table `keyspace.table` (names already checked).
-    pub fn new(db: &'a Db, keyspace: &str, table: &str) -> Self {
+    pub fn new(db: Arc<Db>, keyspace: &str, table: &str, consistency: HistoryConsistency) -> Self {
+        let (read_cl, write_cl) = levels(consistency);
         HistoryTable {
             db,
             keyspace: keyspace.to_ascii_lowercase(),
             table: table.to_ascii_lowercase(),
+            read_cl,
+            write_cl,
         }
     }
 
@@ -69,46 +103,42 @@ impl<'a> HistoryTable<'a> {
         &self.keyspace
     }
 
-    /// Creates `change_history` and `deploy_lock` when missing, and adds `tag` and
-    /// `run_id` to a table made by a tool that predates them.
+    /// Creates `change_history` and `deploy_lock` when missing (with name-derived table
+    /// ids), and adds `tag` and `run_id` to a table made by a tool that predates them.
     pub async fn ensure(&self) -> Result<(), DbError> {
-        let what = format!("creating {}", self.name());
         let create = format!(
             "CREATE TABLE IF NOT EXISTS {} (installed_on timestamp, script text, script_type text, \
              version text, description text, checksum text, execution_time int, status text, \
              installed_by text, keyspace_name text, tag text, run_id text, \
-             PRIMARY KEY (script, installed_on)) WITH CLUSTERING ORDER BY (installed_on DESC)",
-            self.name()
+             PRIMARY KEY (script, installed_on)) WITH CLUSTERING ORDER BY (installed_on DESC) \
+             AND id = {}",
+            self.name(),
+            table_id(&self.keyspace, &self.table)
         );
         let cols = if let Some(cols) = self.columns().await? {
             cols
         } else {
+            let what = format!("creating {}", self.name());
             self.db.run_script_statement(&what, &create, None).await?;
             COLUMNS.iter().map(|c| (*c).to_string()).collect()
         };
         for col in ["tag", "run_id"] {
             if !cols.iter().any(|c| c == col) {
-                let alter = format!("ALTER TABLE {} ADD {col} text", self.name());
-                self.db
-                    .run_script_statement(
-                        &format!("adding column {col} to {}", self.name()),
-                        &alter,
-                        None,
-                    )
-                    .await?;
+                self.add_column(col).await?;
             }
         }
-        let lock = format!(
-            "CREATE TABLE IF NOT EXISTS {}.deploy_lock (lock_key text PRIMARY KEY, locked_by text, \
-             locked_at timestamp, run_id text)",
-            self.keyspace
-        );
         if self
             .db
             .table_columns(&self.keyspace, "deploy_lock")
             .await?
             .is_none()
         {
+            let lock = format!(
+                "CREATE TABLE IF NOT EXISTS {}.deploy_lock (lock_key text PRIMARY KEY, \
+                 locked_by text, locked_at timestamp, run_id text) WITH id = {}",
+                self.keyspace,
+                table_id(&self.keyspace, "deploy_lock")
+            );
             self.db
                 .run_script_statement(
                     &format!("creating {}.deploy_lock", self.keyspace),
@@ -120,13 +150,34 @@ impl<'a> HistoryTable<'a> {
         Ok(())
     }
 
+    /// `ALTER TABLE … ADD col text`; another run adding it at the same moment is fine.
+    async fn add_column(&self, col: &str) -> Result<(), DbError> {
+        let alter = format!("ALTER TABLE {} ADD {col} text", self.name());
+        let what = format!("adding column {col} to {}", self.name());
+        match self.db.run_script_statement(&what, &alter, None).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let added = self
+                    .columns()
+                    .await?
+                    .is_some_and(|cols| cols.iter().any(|c| c == col));
+                if added {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     /// The table's columns, or `None` when it does not exist.
     pub async fn columns(&self) -> Result<Option<Vec<String>>, DbError> {
         self.db.table_columns(&self.keyspace, &self.table).await
     }
+}
 
-    /// Every row (empty when the table does not exist yet).
-    pub async fn read_all(&self) -> Result<Vec<HistoryRow>, DbError> {
+impl HistoryStore for HistoryTable {
+    async fn read_all(&self) -> Result<Vec<HistoryRow>, DbError> {
         let Some(cols) = self.columns().await? else {
             return Ok(Vec::new());
         };
@@ -137,10 +188,11 @@ impl<'a> HistoryTable<'a> {
             .collect();
         let rows = self
             .db
-            .query(
+            .query_at(
                 &format!("reading {}", self.name()),
                 &format!("SELECT {} FROM {}", select.join(", "), self.name()),
                 vec![],
+                self.read_cl,
             )
             .await?;
         Ok((0..rows.rows.len())
@@ -161,39 +213,70 @@ impl<'a> HistoryTable<'a> {
             .collect())
     }
 
-    /// Appends one row; `installed_on` 0 means "now".
-    pub async fn insert(&self, row: &HistoryRow) -> Result<(), DbError> {
-        let at = if row.installed_on == 0 {
-            timefmt::now_ms()
-        } else {
-            row.installed_on
-        };
+    async fn insert(&self, rows: &[HistoryRow], timeout: Option<Duration>) -> Result<(), DbError> {
         let markers = vec!["?"; COLUMNS.len()].join(", ");
         let cql = format!(
             "INSERT INTO {} ({}) VALUES ({markers})",
             self.name(),
             COLUMNS.join(", ")
         );
-        let values: Values = vec![
-            Some(CqlValue::Timestamp(scylla::value::CqlTimestamp(at))),
-            Some(CqlValue::Text(row.script.clone())),
-            text(row.script_type.as_deref()),
-            text(row.version.as_deref()),
-            text(row.description.as_deref()),
-            text(row.checksum.as_deref()),
-            row.execution_time.map(CqlValue::Int),
-            text(row.status.as_deref()),
-            text(row.installed_by.as_deref()),
-            text(row.keyspace_name.as_deref()),
-            text(row.tag.as_deref()),
-            text(row.run_id.as_deref()),
-        ];
-        self.db
-            .write(
-                &format!("recording {} in {}", row.script, self.name()),
-                &cql,
-                values,
-            )
-            .await
+        let what = format!(
+            "recording {} in {}",
+            rows.iter()
+                .map(|r| r.script.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            self.name()
+        );
+        let mut statements: Vec<(String, Values)> =
+            rows.iter().map(|row| (cql.clone(), values(row))).collect();
+        if statements.len() == 1 {
+            let (cql, values) = statements.remove(0);
+            self.db
+                .write_at(&what, &cql, values, self.write_cl, timeout)
+                .await
+        } else {
+            self.db
+                .batch_at(&what, statements, self.write_cl, timeout)
+                .await
+        }
+    }
+}
+
+fn values(row: &HistoryRow) -> Values {
+    vec![
+        Some(CqlValue::Timestamp(scylla::value::CqlTimestamp(
+            row.installed_on,
+        ))),
+        Some(CqlValue::Text(row.script.clone())),
+        text(row.script_type.as_deref()),
+        text(row.version.as_deref()),
+        text(row.description.as_deref()),
+        text(row.checksum.as_deref()),
+        row.execution_time.map(CqlValue::Int),
+        text(row.status.as_deref()),
+        text(row.installed_by.as_deref()),
+        text(row.keyspace_name.as_deref()),
+        text(row.tag.as_deref()),
+        text(row.run_id.as_deref()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_ids_are_stable_and_distinct() {
+        let a = table_id("Hist", "change_history");
+        assert_eq!(
+            a,
+            table_id("hist", "CHANGE_HISTORY"),
+            "names are case-insensitive"
+        );
+        assert_eq!(a, table_id("hist", "change_history"), "same on every run");
+        assert_ne!(a, table_id("hist", "deploy_lock"));
+        assert_ne!(a, table_id("hist2", "change_history"));
+        assert_eq!(a.get_version_num(), 3);
     }
 }

@@ -126,6 +126,18 @@ fn out_of_order_failed_rolled_back_and_drift() {
             ("V4__d.cql".into(), "already_applied")
         ]
     );
+    assert_eq!(
+        p.steps[2].reason,
+        Reason::ReapplyRolledBack {
+            at: 5,
+            above: Some("4".into())
+        },
+        "a rolled-back version says when, and that it runs after a newer one"
+    );
+    assert_eq!(
+        p.steps[2].reason.text(),
+        "rolled back 1970-01-01 00:00:00, will re-apply (after newer version 4)"
+    );
     assert_eq!(p.drift.len(), 1);
     assert_eq!(p.drift[0].applied_checksum, checksum("x"));
     let failed = [row(1, &v3, "FAILED", "")];
@@ -157,33 +169,55 @@ fn rollback_latest_above_and_tag() {
     ]
     .into_iter()
     .collect();
-    let versions = |t: &RollbackTarget| -> Vec<(String, Option<String>)> {
+    let versions = |t: &RollbackTarget| -> Vec<(String, String)> {
         rollback(&undo, &h, t)
+            .expect("every selected version has an undo script")
             .into_iter()
-            .map(|s| (s.version.to_string(), s.undo.map(|u| u.filename.clone())))
+            .map(|s| (s.version.to_string(), s.undo.filename.clone()))
             .collect()
     };
     assert_eq!(
         versions(&RollbackTarget::Latest),
-        [("2.0".into(), Some("U2.0__c.cql".into()))]
+        [("2.0".into(), "U2.0__c.cql".into())]
     );
     assert_eq!(
         versions(&RollbackTarget::Tag("r2".into())),
         [
-            ("2.0".into(), Some("U2.0__c.cql".into())),
-            ("1.1".into(), Some("U1.1__b.cql".into()))
+            ("2.0".into(), "U2.0__c.cql".into()),
+            ("1.1".into(), "U1.1__b.cql".into())
         ]
     );
     assert_eq!(
         versions(&RollbackTarget::Above(Version::parse("1.0").unwrap())),
         [
-            ("2.0".into(), Some("U2.0__c.cql".into())),
-            ("1.1".into(), Some("U1.1__b.cql".into()))
+            ("2.0".into(), "U2.0__c.cql".into()),
+            ("1.1".into(), "U1.1__b.cql".into())
         ]
     );
-    assert_eq!(
-        versions(&RollbackTarget::Above(Version::parse("0").unwrap()))[2],
-        ("1.0".into(), None)
-    );
+    let missing = rollback(
+        &undo,
+        &h,
+        &RollbackTarget::Above(Version::parse("0").unwrap()),
+    )
+    .expect_err("1.0 has no undo script");
+    assert_eq!(missing, [Version::parse("1.0").unwrap()]);
     assert!(versions(&RollbackTarget::Tag("nope".into())).is_empty());
+}
+
+#[test]
+fn rollback_target_version_compares_numerically_like_the_original() {
+    let v = script("V2024.1.5__a.cql", "a");
+    let u = script("U2024.1.5__a.cql", "ua");
+    let rows = [row(1, &v, "SUCCESS", "")];
+    let h = KeyspaceHistory::build(&rows, "ks");
+    let undo: BTreeMap<&Version, &Script> =
+        [(u.version.as_ref().unwrap(), &u)].into_iter().collect();
+    let target = |t: &str| RollbackTarget::Above(Version::parse(t).unwrap());
+    assert!(
+        rollback(&undo, &h, &target("2024.01.05"))
+            .unwrap()
+            .is_empty(),
+        "2024.1.5 is not above 2024.01.05: the same number"
+    );
+    assert_eq!(rollback(&undo, &h, &target("2024.01.04")).unwrap().len(), 1);
 }

@@ -1,0 +1,531 @@
+//! Defines the run driver that deploy, rollback and repair share: take the lock, read
+//! history under it, run one step at a time, and `finish` — the one place that writes
+//! the closing events, releases the lock and decides the exit status, so every exit
+//! path is written once.
+//!
+//! A run ends only on purpose: between statements, on a signal, a lost lease, a
+//! failed write or a refused plan, with what happened recorded and the lock released.
+
+mod record;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub(crate) use record::Recorder;
+
+use crate::commands::connect::{db_error, hostname, operator};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::edition::{AuditEvent, Edition, EventType};
+use crate::execute::{outcome_row, run_script, Cut, ScriptFailure};
+use crate::exit::ExitStatus;
+use crate::history::lock::{self, Lock, LockError, LOCK_KEY};
+use crate::history::state::{status, HistoryRow};
+use crate::history::store::CqlLockStore;
+use crate::history::table::{levels, HistoryTable};
+use crate::outln;
+use crate::scripts::Script;
+use crate::ui::{self, UserError};
+use crate::version::Version;
+
+/// The fields of a run that every row it writes shares.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// Run id (a UUID v4, like the original's).
+    pub run_id: String,
+    /// `installed_by`: the username when one is set, else the host name.
+    pub operator: String,
+    /// Release tag, or empty.
+    pub tag: String,
+}
+
+impl RunInfo {
+    /// A new run (fresh id) by this settings' operator, under `tag`.
+    pub(crate) fn new(settings: &Settings, tag: Option<&String>) -> Self {
+        RunInfo {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            operator: operator(settings),
+            tag: tag.cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// What kind of run this is: it names the audit events and the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunKind {
+    /// `deploy`.
+    Deploy,
+    /// `rollback`.
+    Rollback,
+    /// `repair` (marking FAILED scripts for retry).
+    Repair,
+}
+
+impl RunKind {
+    fn command(self) -> &'static str {
+        match self {
+            RunKind::Deploy => "deploy",
+            RunKind::Rollback => "rollback",
+            RunKind::Repair => "repair",
+        }
+    }
+
+    /// Start, success and failure events (repair has none: its REPAIR rows say it all).
+    fn events(self) -> Option<(EventType, EventType, EventType)> {
+        match self {
+            RunKind::Deploy => Some((
+                EventType::DeployStart,
+                EventType::DeployEnd,
+                EventType::DeployFailed,
+            )),
+            RunKind::Rollback => Some((
+                EventType::RollbackStart,
+                EventType::RollbackEnd,
+                EventType::RollbackFailed,
+            )),
+            RunKind::Repair => None,
+        }
+    }
+}
+
+/// One step a run executes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action<'s> {
+    /// Run a forward script (V, R or A).
+    Apply(&'s Script),
+    /// Run the undo script of `version`; on success its history row and the original's
+    /// `ROLLBACK_V<version>` sentinel are written together.
+    Undo {
+        /// The U script.
+        script: &'s Script,
+        /// The version it undoes.
+        version: &'s Version,
+    },
+}
+
+impl<'s> Action<'s> {
+    fn script(self) -> &'s Script {
+        match self {
+            Action::Apply(s) | Action::Undo { script: s, .. } => s,
+        }
+    }
+}
+
+/// A run holding the deploy lock.
+pub(crate) struct Run<'a> {
+    kind: RunKind,
+    settings: &'a Settings,
+    edition: &'a dyn Edition,
+    db: Arc<Db>,
+    info: RunInfo,
+    lock: Lock<CqlLockStore>,
+    recorder: Recorder<'a, HistoryTable>,
+    history: Vec<HistoryRow>,
+    errors: usize,
+    summaries: Vec<String>,
+}
+
+impl<'a> Run<'a> {
+    /// Creates the history tables if needed, takes the lock (waiting up to
+    /// `lock_wait`), audits LOCK_ACQUIRE and the start event (`start_detail`), and reads
+    /// history under the lock. On a failure after the lock was taken, the run is
+    /// finished (lock released) and its exit status returned as `Err`.
+    pub(crate) async fn begin(
+        kind: RunKind,
+        settings: &'a Settings,
+        edition: &'a dyn Edition,
+        db: Arc<Db>,
+        table: &'a HistoryTable,
+        info: RunInfo,
+        start_detail: String,
+    ) -> Result<Run<'a>, Result<ExitStatus>> {
+        let history_ks = table.keyspace().to_string();
+        let (_, write_cl) = levels(settings.history_consistency);
+        let taken = async {
+            table.ensure().await.map_err(|e| db_error(&e))?;
+            take_lock(db.clone(), &history_ks, &info, settings, write_cl).await
+        }
+        .await;
+        let lock = match taken {
+            Ok(lock) => lock,
+            Err(e) => return Err(Err(e.into())),
+        };
+        let mut run = Run {
+            kind,
+            settings,
+            edition,
+            db,
+            recorder: Recorder::new(table),
+            info,
+            lock,
+            history: Vec::new(),
+            errors: 0,
+            summaries: Vec::new(),
+        };
+        match run.open(start_detail).await {
+            Ok(()) => Ok(run),
+            Err(e) => Err(run.finish(Err(e)).await),
+        }
+    }
+
+    async fn open(&mut self, start_detail: String) -> Result<(), UserError> {
+        self.audit(EventType::LockAcquire, self.lock.info().locked_by.clone())?;
+        if let Some((start, _, _)) = self.kind.events() {
+            self.audit(start, start_detail)?;
+        }
+        self.history = self
+            .recorder
+            .read_history()
+            .await
+            .map_err(|e| db_error(&e))?;
+        Ok(())
+    }
+
+    /// The history read under the lock.
+    pub(crate) fn history(&self) -> &[HistoryRow] {
+        &self.history
+    }
+
+    /// The run's id, operator and tag.
+    pub(crate) fn info(&self) -> &RunInfo {
+        &self.info
+    }
+
+    /// The settings.
+    pub(crate) fn settings(&self) -> &Settings {
+        self.settings
+    }
+
+    /// Keeps a summary line, printed by [`Run::finish`] after the lock is released.
+    pub(crate) fn summary(&mut self, line: String) {
+        self.summaries.push(line);
+    }
+
+    /// Number of failed scripts so far.
+    pub(crate) fn errors(&self) -> usize {
+        self.errors
+    }
+
+    /// Appends an audit event of this run (a no-op in the community edition); an
+    /// error stops the run.
+    pub(crate) fn audit(&self, event: EventType, detail: String) -> Result<(), UserError> {
+        self.edition.audit(&AuditEvent::new(
+            event,
+            &self.info.run_id,
+            &self.info.operator,
+            detail,
+        ))
+    }
+
+    /// Appends an audit event about one script.
+    pub(crate) fn audit_script(
+        &self,
+        event: EventType,
+        detail: String,
+        keyspace: &str,
+        script: &str,
+        status: &str,
+    ) -> Result<(), UserError> {
+        self.edition.audit(
+            &AuditEvent::new(event, &self.info.run_id, &self.info.operator, detail)
+                .on(keyspace, script, status),
+        )
+    }
+
+    /// Records `rows` (stamped by the run's clock) while the lease is certainly ours.
+    pub(crate) async fn record(&self, rows: Vec<HistoryRow>) -> Result<(), UserError> {
+        self.recorder.record(&self.lock, rows).await
+    }
+
+    /// The history row for a new event of this run (stamped when recorded).
+    pub(crate) fn row(&self, script: String, keyspace: &str, st: &str) -> HistoryRow {
+        HistoryRow {
+            installed_on: 0,
+            script,
+            status: Some(st.into()),
+            installed_by: Some(self.info.operator.clone()),
+            keyspace_name: Some(keyspace.to_string()),
+            tag: Some(self.info.tag.clone()),
+            run_id: Some(self.info.run_id.clone()),
+            ..HistoryRow::default()
+        }
+    }
+
+    /// Runs one step in `keyspace`: checks the lock, sets the keyspace (a `USE` in an
+    /// earlier script never leaks into this one), runs the statements with the lease
+    /// and interruption checked between them, records the outcome and audits it.
+    ///
+    /// `Ok(true)`: it ran. `Ok(false)`: it failed (recorded FAILED; the caller stops
+    /// this keyspace). `Err`: the run stops here.
+    pub(crate) async fn step(
+        &mut self,
+        keyspace: &str,
+        action: Action<'_>,
+        note: &str,
+    ) -> Result<bool, UserError> {
+        let script = action.script();
+        if crate::interrupt::interrupted() {
+            return Err(interrupted(
+                &format!("stopped before {} in {keyspace}", script.filename),
+                false,
+            ));
+        }
+        self.lock.check().await.map_err(|e| {
+            lock_lost(
+                &e,
+                &format!("stopped before {} in {keyspace}", script.filename),
+            )
+        })?;
+        self.db
+            .use_keyspace(keyspace)
+            .await
+            .map_err(|e| db_error(&e))?;
+        let lock = &self.lock;
+        let guard = || {
+            if crate::interrupt::interrupted() {
+                Some(Cut::Interrupted)
+            } else {
+                lock.lease_left().err().map(|e| {
+                    Cut::LeaseLost(match e {
+                        LockError::Lost(why) => why,
+                        other => other.to_string(),
+                    })
+                })
+            }
+        };
+        let (elapsed, result) = run_script(&self.db, script, self.settings.timeout, guard).await;
+        let ms = elapsed.as_millis();
+        match result {
+            Ok(()) => {
+                let mut rows = vec![outcome_row(script, keyspace, &self.info, true, elapsed)];
+                if let Action::Undo { version, .. } = action {
+                    rows.push(self.sentinel(version, keyspace));
+                }
+                self.record(rows).await?;
+                let (tag, event_detail, line) = match action {
+                    Action::Apply(_) => ("[RUN]", format!("{ms}ms"), note.to_string()),
+                    Action::Undo { version, .. } => (
+                        "[UNDO]",
+                        format!("{ms}ms rollback"),
+                        format!("version {version} rolled back"),
+                    ),
+                };
+                outln!("{tag:<10}{:<44} {ms}ms  {line}", script.filename);
+                self.audit_script(
+                    EventType::ScriptRun,
+                    event_detail,
+                    keyspace,
+                    &script.filename,
+                    status::SUCCESS,
+                )?;
+                Ok(true)
+            }
+            Err(ScriptFailure::Failed(failure)) => {
+                outln!("[FAIL]    {:<44} {ms}ms", script.filename);
+                ui::print_user(&UserError::failure(failure.describe(script)));
+                // A failure can be another run's doing (it took the lock and applied
+                // the same statement): record it only while the lock is ours.
+                self.lock.check().await.map_err(|e| {
+                    lock_lost(
+                        &e,
+                        &format!(
+                            "{} failed in {keyspace} and was not recorded",
+                            script.filename
+                        ),
+                    )
+                })?;
+                self.record(vec![outcome_row(
+                    script, keyspace, &self.info, false, elapsed,
+                )])
+                .await?;
+                self.errors += 1;
+                self.audit_script(
+                    EventType::ScriptFailed,
+                    failure.error.to_string(),
+                    keyspace,
+                    &script.filename,
+                    status::FAILED,
+                )?;
+                Ok(false)
+            }
+            Err(ScriptFailure::Cut { cut, done, total }) => {
+                let place = format!(
+                    "{} in {keyspace} after {done} of its {total} statement(s)",
+                    script.filename
+                );
+                match cut {
+                    Cut::Interrupted => {
+                        // The lease is still ours: record the cut script as FAILED so the
+                        // next deploy retries it and `repair --list` shows it.
+                        self.record(vec![outcome_row(
+                            script, keyspace, &self.info, false, elapsed,
+                        )])
+                        .await?;
+                        self.errors += 1;
+                        self.audit_script(
+                            EventType::ScriptFailed,
+                            "interrupted".into(),
+                            keyspace,
+                            &script.filename,
+                            status::FAILED,
+                        )?;
+                        Err(interrupted(&format!("stopped {place}"), done > 0))
+                    }
+                    Cut::LeaseLost(why) => Err(UserError::failure(format!(
+                        "the deploy lock was lost: {why}; stopped {place}"
+                    ))
+                    .hint(
+                        "no statement ran after that and nothing more was recorded: another \
+                         run may own the lock and the history now",
+                    )
+                    .hint(if done > 0 {
+                        "the statements before the cut were applied: check them, then run \
+                         `cassachange status` and deploy again"
+                    } else {
+                        "run `cassachange status`, then deploy again"
+                    })),
+                }
+            }
+        }
+    }
+
+    /// The original's rollback sentinel: `ROLLBACK_V<version>`, type undo, ROLLED_BACK.
+    fn sentinel(&self, version: &Version, keyspace: &str) -> HistoryRow {
+        HistoryRow {
+            script_type: Some("undo".into()),
+            version: Some(version.to_string()),
+            description: Some(format!("Rollback of version {version}")),
+            checksum: Some(String::new()),
+            execution_time: Some(0),
+            ..self.row(
+                format!("ROLLBACK_V{version}"),
+                keyspace,
+                status::ROLLED_BACK,
+            )
+        }
+    }
+
+    /// Ends the run: writes the closing audit event, releases the lock, prints the
+    /// summaries, and returns the exit status (or the error that stopped the run).
+    pub(crate) async fn finish(self, result: Result<(), UserError>) -> Result<ExitStatus> {
+        let failed = result.is_err() || self.errors > 0;
+        let mut closing = Ok(());
+        if let Some((_, end, fail)) = self.kind.events() {
+            let (event, detail) = match &result {
+                Err(e) => (
+                    fail,
+                    format!(
+                        "stopped: {} total_errors={} tag={}",
+                        e.message.lines().next().unwrap_or(""),
+                        self.errors,
+                        self.info.tag
+                    ),
+                ),
+                Ok(()) if failed => (
+                    fail,
+                    format!("total_errors={} tag={}", self.errors, self.info.tag),
+                ),
+                Ok(()) => (end, format!("total_errors=0 tag={}", self.info.tag)),
+            };
+            closing = self.audit(event, detail);
+        }
+        let Run {
+            lock,
+            summaries,
+            edition,
+            info,
+            errors,
+            kind,
+            ..
+        } = self;
+        let released = lock.release().await;
+        match &released {
+            Ok(true) => {
+                outln!("[lock]    released");
+                let ev = AuditEvent::new(EventType::LockRelease, &info.run_id, &info.operator, "");
+                if closing.is_ok() {
+                    closing = edition.audit(&ev);
+                }
+            }
+            Ok(false) => {
+                ui::warn("the deploy lock was no longer ours at release (expired, taken over or force-released)");
+            }
+            Err(e) => ui::warn(format_args!(
+                "could not release the deploy lock: {e}; it expires after its TTL \
+                 (or free it now with `cassachange repair --release-lock`)"
+            )),
+        }
+        for line in &summaries {
+            outln!("{line}");
+        }
+        result?;
+        closing?;
+        if errors > 0 {
+            return Ok(ExitStatus::Failure);
+        }
+        if crate::interrupt::interrupted() {
+            ui::note(format_args!(
+                "the signal came after the last step: the {} completed",
+                kind.command()
+            ));
+        }
+        Ok(ExitStatus::Success)
+    }
+}
+
+/// Takes the deploy lock for `info` (waiting up to `lock_wait`), or returns the
+/// original's "Deploy lock already held" message with exit status 3.
+async fn take_lock(
+    db: Arc<Db>,
+    history_keyspace: &str,
+    info: &RunInfo,
+    settings: &Settings,
+    commit: crate::db::Consistency,
+) -> Result<Lock<CqlLockStore>, UserError> {
+    let identity = format!("{}:{}", hostname(), &info.run_id[..8]);
+    let store = Arc::new(CqlLockStore::new(db, history_keyspace, commit));
+    match lock::acquire(store, &info.run_id, &identity, settings.lock_ttl, settings.lock_wait).await {
+        Ok(lock) => {
+            outln!("[lock]    acquired {LOCK_KEY} ({identity})");
+            Ok(lock)
+        }
+        Err(LockError::Held(holder)) => Err(UserError::error(format!(
+            "Deploy lock already held.\n{}",
+            holder.describe()
+        ))
+        .hint("wait for the current deploy to finish (or pass --lock-wait 5m), or, if no deploy is running:")
+        .hint("  cassachange repair --release-lock")
+        .status(ExitStatus::LockHeld)),
+        Err(LockError::Interrupted) => Err(UserError::failure(
+            "interrupted while waiting for the deploy lock; nothing was changed",
+        )
+        .status(ExitStatus::Interrupted)),
+        Err(LockError::Db(e)) => Err(db_error(&e)),
+        Err(e @ LockError::Lost(_)) => Err(UserError::error(e.to_string())),
+    }
+}
+
+fn interrupted(what: &str, partial: bool) -> UserError {
+    let mut e = UserError::failure(format!("interrupted; {what}")).hint(
+        "scripts that ran are recorded (a cut script as FAILED); run the command again to continue",
+    );
+    if partial {
+        e = e.hint("the cut script's statements before the stop were applied: a retry runs it from its start");
+    }
+    e.status(ExitStatus::Interrupted)
+}
+
+fn lock_lost(e: &LockError, what: &str) -> UserError {
+    match e {
+        LockError::Db(db) => db_error(db).hint(format!("{what}; the lock could not be confirmed")),
+        other => UserError::failure(format!("{other}; {what}"))
+            .hint("no further script was run; run deploy again once no other deploy is running"),
+    }
+}
+
+/// How long one history write may take: within the lease, at most ten seconds.
+pub(crate) fn write_budget(lease_left: Duration) -> Duration {
+    lease_left.min(Duration::from_secs(10))
+}
