@@ -478,3 +478,61 @@ pub struct HistoryRow {
     /// Installed by.
     pub installed_by: String,
 }
+
+/// A script of `n` schema changes on one table (~30 ms each on an idle node), for runs
+/// that must last without piling up tables.
+pub fn alter_script(table: &str, n: usize) -> String {
+    let mut s = format!("CREATE TABLE IF NOT EXISTS {table} (k int PRIMARY KEY);\n");
+    s.extend((0..n).map(|i| format!("ALTER TABLE {table} WITH comment = 'step {i}';\n")));
+    s
+}
+
+/// Starts `cassachange <args>` in the project with stdout and stderr piped.
+pub fn spawn(p: &DbProject, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = p.project.command(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Waits for a child; its exit code (-1 when killed) and stdout + stderr.
+pub fn finish(child: std::process::Child) -> (i32, String) {
+    let out = child.wait_with_output().expect("wait");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Waits until `cond` holds (or panics after `limit`).
+pub fn wait_for(limit: std::time::Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Sends `signal` (e.g. `-HUP`) to a process.
+pub fn signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {signal} {pid}");
+}
+
+/// Milliseconds since the epoch on this machine (the test node runs here too).
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    i64::try_from(d.as_millis()).expect("ms")
+}

@@ -21,7 +21,7 @@ pub enum ExitStatus {
     LockHeld,
     /// `70`: an internal error (a bug in cassachange); the message says how to report it.
     Internal,
-    /// `130`: interrupted (Ctrl-C / SIGTERM); the run stopped between statements, recorded
+    /// `130`: interrupted (SIGINT, SIGTERM, SIGHUP); the run stopped between statements, recorded
     /// what it did, and released its lock.
     Interrupted,
 }

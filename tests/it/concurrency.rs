@@ -1,16 +1,16 @@
 //! The lock under pressure: eight deploys at once, a deploy killed mid-script, a lease
 //! that outlives its TTL, and a run whose lock is taken away.
 
-use std::process::{Child, Stdio};
+use std::fmt::Write;
+use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use cassachange_tests::db::plain;
-use cassachange_tests::DbProject;
+use cassachange_tests::{finish, signal, spawn, wait_for, DbProject};
 
 /// A script of `n` CREATE TABLE statements (each waits for schema agreement).
 fn slow_script(prefix: &str, n: usize) -> String {
-    use std::fmt::Write;
     (0..n).fold(String::new(), |mut s, i| {
         let _ = writeln!(
             s,
@@ -20,43 +20,7 @@ fn slow_script(prefix: &str, n: usize) -> String {
     })
 }
 
-/// A script of `n` schema changes on one table (~30 ms each on an idle node), for runs
-/// that must last without piling up tables.
-fn alter_script(table: &str, n: usize) -> String {
-    let mut s = format!("CREATE TABLE IF NOT EXISTS {table} (k int PRIMARY KEY);\n");
-    s.extend((0..n).map(|i| format!("ALTER TABLE {table} WITH comment = 'step {i}';\n")));
-    s
-}
-
-fn spawn(p: &DbProject, args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut cmd = p.project.command(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn")
-}
-
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().expect("wait");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-/// Waits until `cond` holds (or panics after `limit`).
-fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        sleep(Duration::from_millis(100));
-    }
-}
+use cassachange_tests::alter_script;
 
 #[test]
 fn eight_deploys_at_once_exactly_one_runs() {
@@ -215,9 +179,10 @@ fn a_run_whose_lock_is_taken_away_stops_before_its_next_script() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_between_statements_records_and_releases_the_lock() {
-    let p = DbProject::new(plain(), "sigint", 1, "");
+/// Sends `sig` to a deploy in its second script: it must stop between statements,
+/// record the cut script as FAILED, release the lock and exit 130.
+fn stops_cleanly_on(sig: &str, said: &str) {
+    let p = DbProject::new(plain(), &format!("sig{}", &sig[1..]), 1, "");
     for i in 1..=4 {
         p.script(
             &format!("V{i}__part.cql"),
@@ -228,16 +193,11 @@ fn ctrl_c_stops_between_statements_records_and_releases_the_lock() {
     wait_for(Duration::from_secs(60), "the first script", || {
         p.history().iter().any(|r| r.script == "V1__part.cql")
     });
-    let pid = child.id().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(child.id(), sig);
     let (code, text) = finish(child);
     assert_eq!(code, 130, "{text}");
     assert!(
-        text.contains("interrupted (SIGINT): stopping after the current statement"),
+        text.contains(&format!("{said}: stopping after the current statement")),
         "{text}"
     );
     assert!(
@@ -261,4 +221,108 @@ fn ctrl_c_stops_between_statements_records_and_releases_the_lock() {
     let out = p.run(&["deploy"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(p.table_exists(p.ks(), "g4"));
+}
+
+#[test]
+fn ctrl_c_stops_between_statements_records_and_releases_the_lock() {
+    stops_cleanly_on("-INT", "interrupted (SIGINT)");
+}
+
+#[test]
+fn sigterm_stops_between_statements_records_and_releases_the_lock() {
+    stops_cleanly_on("-TERM", "terminated (SIGTERM)");
+}
+
+#[test]
+fn sighup_from_a_dropped_session_stops_cleanly_too() {
+    stops_cleanly_on("-HUP", "hung up (SIGHUP)");
+}
+
+/// Item 6 of the engine review: a run paused past its lease (SIGSTOP, a long GC, a
+/// suspended VM) while another run takes the lock must not execute one more statement
+/// after the takeover, nor write a row that changes the other run's outcome.
+#[test]
+fn a_paused_run_that_lost_its_lease_runs_no_statement_after_the_takeover() {
+    let p = DbProject::new(plain(), "pause", 1, "");
+    let n = 40;
+    let v2 = (1..=n).fold(String::new(), |mut s, i| {
+        let _ = writeln!(s, "ALTER TABLE slow WITH comment = 'step {i}';");
+        let _ = writeln!(s, "INSERT INTO markers (id, stmt) VALUES (now(), {i});");
+        s
+    });
+    p.script(
+        "V1__markers.cql",
+        "CREATE TABLE IF NOT EXISTS markers (id timeuuid PRIMARY KEY, stmt int);\n\
+         CREATE TABLE IF NOT EXISTS slow (k int PRIMARY KEY);\n",
+    )
+    // Idempotent: the second run runs it again from its start.
+    .script("V2__cut.cql", &v2)
+    .script(
+        "V3__after.cql",
+        "CREATE TABLE IF NOT EXISTS after_v2 (k int PRIMARY KEY);\n",
+    );
+    let env = [("CASSACHANGE_LOCK_TTL", "3")];
+    let markers = || {
+        plain().rows(&format!(
+            "SELECT toTimestamp(id), stmt FROM {}.markers",
+            p.ks()
+        ))
+    };
+    let first = spawn(&p, &["deploy"], &env);
+    wait_for(
+        Duration::from_secs(60),
+        "the second script to be half-way",
+        || p.table_exists(p.ks(), "markers") && markers().len() >= 5,
+    );
+    signal(first.id(), "-STOP");
+    // Past the TTL: the lock row expires on the server.
+    sleep(Duration::from_secs(5));
+    let takeover = cassachange_tests::now_ms();
+    let second = p.project.run_with(&["deploy", "--lock-wait", "20s"], &env);
+    assert_eq!(
+        second.code,
+        0,
+        "the second run takes over: {}",
+        second.all()
+    );
+    assert!(
+        second.stdout.contains("run 2 | skip 1 | errors 0"),
+        "{}",
+        second.stdout
+    );
+    signal(first.id(), "-CONT");
+    let (code, text) = finish(first);
+    assert_eq!(code, 1, "the paused run reports the lost lock: {text}");
+    assert!(text.contains("the deploy lock was lost"), "{text}");
+    assert!(text.contains("stopped V2__cut.cql"), "{text}");
+
+    let mut after: Vec<(i64, i32)> = markers()
+        .iter()
+        .filter_map(|r| match (&r[0], &r[1]) {
+            (
+                Some(scylla::value::CqlValue::Timestamp(t)),
+                Some(scylla::value::CqlValue::Int(i)),
+            ) => Some((t.0, *i)),
+            _ => None,
+        })
+        .filter(|(t, _)| *t >= takeover)
+        .collect();
+    after.sort_unstable();
+    let stmts: Vec<i32> = after.iter().map(|(_, i)| *i).collect();
+    assert_eq!(
+        stmts,
+        (1..=n).collect::<Vec<i32>>(),
+        "after the takeover only the second run's statements ran, each once"
+    );
+    let rows = p.history();
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "SUCCESS" && r.run_id.len() == 36),
+        "the paused run recorded nothing after losing the lease: {rows:?}"
+    );
+    let out = p.run(&["status"]);
+    assert!(out.stdout.contains("up to date"), "{}", out.stdout);
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("run 0 | skip 3"), "{}", out.stdout);
 }

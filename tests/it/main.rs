@@ -8,6 +8,7 @@ mod concurrency;
 mod connect;
 mod corpus;
 mod deploy;
+mod engine;
 mod plugin;
 mod rollback;
 mod secrets_leak;

@@ -91,6 +91,7 @@ pub(crate) async fn open_run<'s>(
     let mut all = vec![history_keyspace];
     all.extend(keyspaces.iter().copied());
     let db = open(settings, &all).await?;
+    check_history_consistency(&db, settings, history_keyspace).await?;
     edition.attach(db.clone(), history_keyspace);
     Ok((
         db.clone(),
@@ -111,4 +112,44 @@ pub(crate) fn history_table(
         &settings.history_table,
         settings.history_consistency,
     )
+}
+
+/// `history_consistency: each_quorum` writes at `EACH_QUORUM`, which Cassandra only
+/// accepts on a keyspace replicated with `NetworkTopologyStrategy`: say so before the
+/// lock, not after the first script.
+pub(crate) async fn check_history_consistency(
+    db: &Db,
+    settings: &Settings,
+    history_keyspace: &str,
+) -> Result<(), UserError> {
+    use crate::db::CqlValue;
+    if settings.history_consistency != crate::config::HistoryConsistency::EachQuorum {
+        return Ok(());
+    }
+    let rows = db
+        .query(
+            "reading the history keyspace's replication",
+            "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?",
+            vec![Some(CqlValue::Text(history_keyspace.to_ascii_lowercase()))],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    let class = match rows.rows.first().and_then(|r| r.first()) {
+        Some(Some(CqlValue::Map(entries))) => entries.iter().find_map(|(k, v)| match (k, v) {
+            (CqlValue::Text(k), CqlValue::Text(v)) if k == "class" => Some(v.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
+    .unwrap_or_default();
+    if class.ends_with("NetworkTopologyStrategy") {
+        return Ok(());
+    }
+    Err(UserError::error(format!(
+        "history_consistency: each_quorum (from {}) needs the history keyspace '{history_keyspace}' \
+         to be replicated with NetworkTopologyStrategy; it uses {}",
+        settings.origin("history_consistency"),
+        class.rsplit('.').next().unwrap_or("another strategy")
+    ))
+    .hint("use history_consistency: quorum (the default), or replicate the history keyspace per datacenter"))
 }

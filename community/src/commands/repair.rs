@@ -15,7 +15,7 @@ use crate::exit::ExitStatus;
 use crate::history::lock::{self, ForceRelease, LockInfo};
 use crate::history::state::{status, HistoryRow, KeyspaceHistory, State};
 use crate::history::store::{CqlLockStore, HistoryStore};
-use crate::history::table::levels;
+use crate::history::table::lock_commit;
 use crate::outln;
 use crate::run::{Run, RunInfo, RunKind};
 use crate::timefmt::format_ms;
@@ -29,9 +29,12 @@ pub(crate) async fn run(
 ) -> Result<ExitStatus> {
     let history_ks = settings.require_history_keyspace()?;
     let db = connect::open(settings, &[history_ks]).await?;
+    if !args.list {
+        connect::check_history_consistency(&db, settings, history_ks).await?;
+    }
     edition.attach(db.clone(), history_ks);
     let table = connect::history_table(&db, settings, history_ks);
-    let (_, commit) = levels(settings.history_consistency);
+    let commit = lock_commit(settings.history_consistency);
     let locks = CqlLockStore::new(Arc::clone(&db), history_ks, commit);
 
     if args.release_lock {

@@ -67,6 +67,15 @@ pub fn levels(c: HistoryConsistency) -> (Consistency, Consistency) {
     }
 }
 
+/// The commit consistency of the lock's lightweight transactions under `c` (the lock is
+/// read at `SERIAL`, which sees every committed Paxos round in any topology).
+pub fn lock_commit(c: HistoryConsistency) -> Consistency {
+    match c {
+        HistoryConsistency::Quorum | HistoryConsistency::EachQuorum => Consistency::Quorum,
+        HistoryConsistency::LocalQuorum => Consistency::LocalQuorum,
+    }
+}
+
 /// The history table of one history keyspace.
 pub struct HistoryTable {
     db: Arc<Db>,

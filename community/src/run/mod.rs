@@ -24,7 +24,7 @@ use crate::exit::ExitStatus;
 use crate::history::lock::{self, Lock, LockError, LOCK_KEY};
 use crate::history::state::{status, HistoryRow};
 use crate::history::store::CqlLockStore;
-use crate::history::table::{levels, HistoryTable};
+use crate::history::table::{lock_commit, HistoryTable};
 use crate::outln;
 use crate::scripts::Script;
 use crate::ui::{self, UserError};
@@ -142,10 +142,10 @@ impl<'a> Run<'a> {
         start_detail: String,
     ) -> Result<Run<'a>, Result<ExitStatus>> {
         let history_ks = table.keyspace().to_string();
-        let (_, write_cl) = levels(settings.history_consistency);
+        let commit = lock_commit(settings.history_consistency);
         let taken = async {
             table.ensure().await.map_err(|e| db_error(&e))?;
-            take_lock(db.clone(), &history_ks, &info, settings, write_cl).await
+            take_lock(db.clone(), &history_ks, &info, settings, commit).await
         }
         .await;
         let lock = match taken {
