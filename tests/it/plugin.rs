@@ -478,3 +478,44 @@ fn rollback_repair_and_forced_release_are_audited_too() {
         assert!(types.iter().any(|x| x == t), "{t} missing from {types:?}");
     }
 }
+
+/// Deploy and rollback share one run driver: a failed rollback closes with
+/// ROLLBACK_FAILED and still releases (and audits the release of) its lock.
+#[test]
+fn a_failed_rollback_closes_like_a_failed_deploy() {
+    let mut p = DbProject::new(plain(), "audrf", 1, "");
+    p.project.use_bin(enterprise_bin());
+    p.script(
+        "V1__a.cql",
+        "CREATE TABLE IF NOT EXISTS a (k int PRIMARY KEY);\n",
+    )
+    .script("U1__a.cql", "DROP TABLE nope_not_there;\n");
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let out = p.run(&["rollback"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let rows = plain().rows(&format!(
+        "SELECT run_id, event_type FROM {}.audit_log",
+        p.history.name
+    ));
+    let text = cassachange_tests::db::text;
+    let rollback_run = rows
+        .iter()
+        .find(|r| text(&r[1]) == "ROLLBACK_START")
+        .map(|r| text(&r[0]))
+        .expect("ROLLBACK_START");
+    let events: Vec<String> = rows
+        .iter()
+        .filter(|r| text(&r[0]) == rollback_run)
+        .map(|r| text(&r[1]))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "LOCK_ACQUIRE",
+            "ROLLBACK_START",
+            "SCRIPT_FAILED",
+            "ROLLBACK_FAILED",
+            "LOCK_RELEASE"
+        ]
+    );
+}

@@ -288,4 +288,23 @@ mod tests {
         assert_ne!(a, table_id("hist2", "change_history"));
         assert_eq!(a.get_version_num(), 3);
     }
+
+    /// The next lock holder must see every row the previous one wrote, wherever each
+    /// ran: reads and writes overlap in a quorum of all replicas, or of each datacenter.
+    #[test]
+    fn history_reads_and_writes_overlap_in_any_topology_unless_told_otherwise() {
+        use Consistency::{EachQuorum, LocalQuorum, Quorum};
+        assert_eq!(levels(HistoryConsistency::default()), (Quorum, Quorum));
+        assert_eq!(
+            levels(HistoryConsistency::EachQuorum),
+            (LocalQuorum, EachQuorum)
+        );
+        assert_eq!(
+            levels(HistoryConsistency::LocalQuorum),
+            (LocalQuorum, LocalQuorum),
+            "documented as one-datacenter only"
+        );
+        assert_eq!(lock_commit(HistoryConsistency::default()), Quorum);
+        assert_eq!(lock_commit(HistoryConsistency::EachQuorum), Quorum);
+    }
 }
