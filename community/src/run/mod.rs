@@ -278,10 +278,11 @@ impl<'a> Run<'a> {
                 &format!("stopped before {} in {keyspace}", script.filename),
             )
         })?;
-        self.db
-            .use_keyspace(keyspace)
-            .await
-            .map_err(|e| db_error(&e))?;
+        self.db.use_keyspace(keyspace).await.map_err(|e| {
+            db_error(&e)
+                .hint(format!("stopped before {}", script.filename))
+                .status(ExitStatus::Failure)
+        })?;
         let lock = &self.lock;
         let guard = || {
             if crate::interrupt::interrupted() {
@@ -336,18 +337,8 @@ impl<'a> Run<'a> {
                         ),
                     )
                 })?;
-                self.record(vec![outcome_row(
-                    script, keyspace, &self.info, false, elapsed,
-                )])
-                .await?;
-                self.errors += 1;
-                self.audit_script(
-                    EventType::ScriptFailed,
-                    failure.error.to_string(),
-                    keyspace,
-                    &script.filename,
-                    status::FAILED,
-                )?;
+                self.record_failure(keyspace, script, elapsed, failure.error.to_string())
+                    .await?;
                 Ok(false)
             }
             Err(ScriptFailure::Cut { cut, done, total }) => {
@@ -359,18 +350,8 @@ impl<'a> Run<'a> {
                     Cut::Interrupted => {
                         // The lease is still ours: record the cut script as FAILED so the
                         // next deploy retries it and `repair --list` shows it.
-                        self.record(vec![outcome_row(
-                            script, keyspace, &self.info, false, elapsed,
-                        )])
-                        .await?;
-                        self.errors += 1;
-                        self.audit_script(
-                            EventType::ScriptFailed,
-                            "interrupted".into(),
-                            keyspace,
-                            &script.filename,
-                            status::FAILED,
-                        )?;
+                        self.record_failure(keyspace, script, elapsed, "interrupted".into())
+                            .await?;
                         Err(interrupted(&format!("stopped {place}"), done > 0))
                     }
                     Cut::LeaseLost(why) => Err(UserError::failure(format!(
@@ -389,6 +370,28 @@ impl<'a> Run<'a> {
                 }
             }
         }
+    }
+
+    /// Records `script` as FAILED in `keyspace`, counts it, and audits it.
+    async fn record_failure(
+        &mut self,
+        keyspace: &str,
+        script: &Script,
+        elapsed: Duration,
+        detail: String,
+    ) -> Result<(), UserError> {
+        self.record(vec![outcome_row(
+            script, keyspace, &self.info, false, elapsed,
+        )])
+        .await?;
+        self.errors += 1;
+        self.audit_script(
+            EventType::ScriptFailed,
+            detail,
+            keyspace,
+            &script.filename,
+            status::FAILED,
+        )
     }
 
     /// The original's rollback sentinel: `ROLLBACK_V<version>`, type undo, ROLLED_BACK.
@@ -519,7 +522,9 @@ fn interrupted(what: &str, partial: bool) -> UserError {
 
 fn lock_lost(e: &LockError, what: &str) -> UserError {
     match e {
-        LockError::Db(db) => db_error(db).hint(format!("{what}; the lock could not be confirmed")),
+        LockError::Db(db) => db_error(db)
+            .hint(format!("{what}; the lock could not be confirmed"))
+            .status(ExitStatus::Failure),
         other => UserError::failure(format!("{other}; {what}"))
             .hint("no further script was run; run deploy again once no other deploy is running"),
     }

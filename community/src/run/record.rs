@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::commands::connect::db_error;
 use crate::db::DbError;
+use crate::exit::ExitStatus;
 use crate::history::lock::{Lock, LockError};
 use crate::history::state::HistoryRow;
 use crate::history::store::{HistoryStore, LockStore};
@@ -78,11 +79,13 @@ impl<'a, H: HistoryStore> Recorder<'a, H> {
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
                 Err(e) => {
-                    return Err(db_error(&e).hint(format!(
-                        "the history row(s) of {} may not have been written: run \
-                         `cassachange status` before deploying again",
-                        what()
-                    )))
+                    return Err(db_error(&e)
+                        .hint(format!(
+                            "the history row(s) of {} may not have been written: run \
+                             `cassachange status` before deploying again",
+                            what()
+                        ))
+                        .status(ExitStatus::Failure))
                 }
             }
         }
