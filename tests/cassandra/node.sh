@@ -40,7 +40,7 @@ node.sh - local Apache Cassandra 5.0 test instances for cassachange
 
 Instances (each can run at the same time as the others):
   default  127.0.0.1:9042                       plain
-  secure   127.0.0.5:9142                       implies --auth --tls
+  secure   127.0.0.5:9142                       implies --auth --mtls
   cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3
   other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start
 EOF
@@ -64,11 +64,11 @@ inst_dir() { printf '%s/%s\n' "$NODES_ROOT" "$1"; }
 # Sets IP_BASE NATIVE_PORT STORAGE_PORT JMX_BASE SLOT and the implied flags IMPL_*.
 set_profile() {
   local name=$1
-  IMPL_AUTH=0 IMPL_TLS=0 IMPL_NODES=1 SLOT=0
+  IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 SLOT=0
   case $name in
     default) IP_BASE=127.0.0.1 NATIVE_PORT=9042 STORAGE_PORT=7000 JMX_BASE=7199 ;;
     cluster) IP_BASE=127.0.0.2 NATIVE_PORT=9043 STORAGE_PORT=7010 JMX_BASE=7210 IMPL_NODES=3 ;;
-    secure) IP_BASE=127.0.0.5 NATIVE_PORT=9142 STORAGE_PORT=7020 JMX_BASE=7220 IMPL_AUTH=1 IMPL_TLS=1 ;;
+    secure) IP_BASE=127.0.0.5 NATIVE_PORT=9142 STORAGE_PORT=7020 JMX_BASE=7220 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
     *)
       local f slot="" s used
       f="$(inst_dir "$name")/instance.env"
@@ -129,7 +129,7 @@ resolve_instance() {
   if load_instance_env "$NAME"; then
     NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
   else
-    NODES=$IMPL_NODES AUTH=$IMPL_AUTH TLS=$IMPL_TLS MTLS=0
+    NODES=$IMPL_NODES AUTH=$IMPL_AUTH TLS=$IMPL_TLS MTLS=$IMPL_MTLS
   fi
 }
 
@@ -571,11 +571,14 @@ cmd_start() {
   set_profile "$NAME"
   # requested configuration = the name's implied flags + the flags given
   local r_nodes=${want_nodes:-$IMPL_NODES}
-  local r_auth=$((want_auth | IMPL_AUTH)) r_tls=$((want_tls | IMPL_TLS)) r_mtls=$want_mtls
+  local r_auth=$((want_auth | IMPL_AUTH)) r_tls=$((want_tls | IMPL_TLS)) r_mtls=$((want_mtls | IMPL_MTLS))
   if load_instance_env "$NAME"; then
     NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
-    # No option given: start the instance as it was configured last time.
-    if ((flags == 0)); then r_nodes=$NODES r_auth=$AUTH r_tls=$TLS r_mtls=$MTLS; fi
+    # No option given: start the instance as it was configured last time (with the
+    # name's implied flags, which a configuration stored by an older node.sh may lack).
+    if ((flags == 0)); then
+      r_nodes=$NODES r_auth=$((AUTH | IMPL_AUTH)) r_tls=$((TLS | IMPL_TLS)) r_mtls=$((MTLS | IMPL_MTLS))
+    fi
     local running
     running=$(running_count)
     if ((running > 0)); then

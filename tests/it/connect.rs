@@ -71,19 +71,26 @@ fn tls_with_the_right_ca_and_with_mutual_tls() {
         .as_ref()
         .map(|(c, k)| (c.display().to_string(), k.display().to_string()))
         .unwrap();
-    for extra in [
-        format!("ssl: true\nssl_cafile: {ca}\n"),
-        format!("ssl: true\nssl_cafile: {ca}\nssl_certfile: {cert}\nssl_keyfile: {key}\n"),
-    ] {
-        let p = DbProject::new(s, "tls", 1, &extra);
-        p.script(
-            "V1__a.cql",
-            "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
-        );
-        let out = p.run(&["deploy"]);
-        assert_eq!(out.code, 0, "{extra}: {}", out.all());
-        assert!(p.table_exists(p.ks(), "t"));
-    }
+    // The secure node requires client certificates on TLS connections.
+    let p = DbProject::new(s, "tlsnocert", 1, &format!("ssl: true\nssl_cafile: {ca}\n"));
+    p.script("V1__a.cql", "SELECT * FROM system.local;\n");
+    let out = p.run(&["status"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("error: cannot connect to Cassandra at 127.0.0.5:9142"),
+        "{}",
+        out.stderr
+    );
+    let extra = format!("ssl: true\nssl_cafile: {ca}\nssl_certfile: {cert}\nssl_keyfile: {key}\n");
+    let p = DbProject::new(s, "tls", 1, &extra);
+    p.script(
+        "V1__a.cql",
+        "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{extra}: {}", out.all());
+    assert!(p.table_exists(p.ks(), "t"));
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn tls_session(with_client_cert: bool) -> Result<(), String> {
 
 #[test]
 fn secure_instance_speaks_tls_and_mtls_with_a_login() {
-    tls_session(false).expect("TLS with the CA");
+    tls_session(false).expect_err("mutual TLS is required: no client certificate, no session");
     tls_session(true).expect("TLS with a client certificate");
     assert!(
         !secure()
