@@ -194,6 +194,40 @@ impl Instance {
     }
 }
 
+/// A login role that exists for one test (dropped when the guard drops).
+pub struct Role {
+    /// Its name.
+    pub name: String,
+    /// Its password: random, so a test can search every output for it.
+    pub password: String,
+    instance: &'static Instance,
+}
+
+impl Instance {
+    /// A new login role with a random password and every permission on every keyspace.
+    pub fn role(&'static self, label: &str) -> Role {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("it_{label}_{}_{n}", std::process::id()).to_ascii_lowercase();
+        let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+        self.exec(&format!(
+            "CREATE ROLE {name} WITH PASSWORD = '{password}' AND LOGIN = true"
+        ));
+        self.exec(&format!("GRANT ALL PERMISSIONS ON ALL KEYSPACES TO {name}"));
+        Role {
+            name,
+            password,
+            instance: self,
+        }
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let s = self.instance.session();
+        let _ = block_on(s.query_unpaged(format!("DROP ROLE IF EXISTS {}", self.name), &[]));
+    }
+}
+
 /// A keyspace that exists for one test.
 pub struct Keyspace {
     /// Its name.

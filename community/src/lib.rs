@@ -16,6 +16,7 @@ pub mod history;
 pub mod interrupt;
 pub mod par;
 pub mod plan;
+pub mod redact;
 pub mod run;
 pub mod scripts;
 pub mod suggest;
@@ -94,7 +95,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     } else {
         ui::OnClosedStdout::Exit
     });
+    redact::register_environment();
     let mut settings = load_settings(cli, command)?;
+    settings.register_secrets();
     init_logging(cli.verbose || settings.verbose);
     for w in &settings.warnings {
         ui::warn(w);
@@ -146,7 +149,7 @@ fn init_logging(verbose: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| redact::Writer(std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -4,7 +4,8 @@
 //! Neither stream decides what a run does. A closed stdout (`cassachange status | head`)
 //! ends a read-only command quietly with success, like ripgrep; a data-changing command
 //! (deploy, rollback, repair) stops writing to it and carries on, so a dead pager or log
-//! shipper never cuts a deploy half-way. Writes to stderr never panic.
+//! shipper never cuts a deploy half-way. Writes to stderr never panic. Everything
+//! written passes through [`crate::redact`].
 
 use std::fmt;
 use std::io::Write;
@@ -46,9 +47,10 @@ pub fn out(args: fmt::Arguments<'_>) {
     if stdout_closed() {
         return;
     }
+    let text = fmt::format(args);
     let mut stdout = std::io::stdout().lock();
     let written = stdout
-        .write_fmt(args)
+        .write_all(crate::redact::redact(&text).as_bytes())
         .and_then(|()| stdout.write_all(b"\n"))
         .and_then(|()| stdout.flush());
     if let Err(e) = written {
@@ -77,9 +79,10 @@ macro_rules! outln {
 
 /// Writes one line to stderr; a failing stderr is ignored (never a panic).
 pub fn err_line(args: fmt::Arguments<'_>) {
+    let text = fmt::format(args);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr
-        .write_fmt(args)
+        .write_all(crate::redact::redact(&text).as_bytes())
         .and_then(|()| stderr.write_all(b"\n"));
 }
 

@@ -1,6 +1,7 @@
 //! The cassachange enterprise plugin: `libcassachange_enterprise.so`, dropped beside the
-//! `cassachange` binary. It adds the immutable audit log and the `audit` command (secret
-//! managers and file secrets arrive with the secrets issue; their calls exist now).
+//! `cassachange` binary. It adds secret managers (behind the cargo features `vault`,
+//! `aws`, `azure`, like the original's pip extras), the immutable audit log and the
+//! `audit` command.
 //!
 //! Every export catches its own panics (`guard`) and reaches the database only through
 //! the host's `HostServices`: the plugin opens no connection.
@@ -18,6 +19,16 @@ use cassachange_plugin_api::{
 
 /// The plugin's version.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The provider features this plugin was built with, for messages.
+pub(crate) fn built_features() -> String {
+    let list = providers();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
+}
 
 /// Secret providers compiled in.
 fn providers() -> Vec<&'static str> {

@@ -12,5 +12,6 @@ mod engine;
 mod plugin;
 mod rollback;
 mod secrets_leak;
+mod secrets_vault;
 mod smoke;
 mod validate;

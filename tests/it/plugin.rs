@@ -21,7 +21,7 @@ fn version_names_the_edition() {
     assert_eq!(
         stdout,
         format!(
-            "cassachange {v} (enterprise {v}; plugin interface 1.1.0; providers: none)\n",
+            "cassachange {v} (enterprise {v}; plugin interface 1.1.0; providers: vault)\n",
             v = env!("CARGO_PKG_VERSION")
         )
     );
@@ -421,7 +421,10 @@ fn the_enterprise_edition_takes_over_the_secrets_block() {
     let out = p.run(&["status"]);
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(
-        out.stderr.starts_with("error: resolving secrets failed: secrets_provider 'vault' (for password) is not available in this plugin build"),
+        out.stderr.starts_with(
+            "error: resolving secrets failed: secrets.password (vault://secret/data/db#password): \
+             HashiCorp Vault at http://127.0.0.1:8200 (VAULT_ADDR is not set): no credentials"
+        ),
         "{}",
         out.stderr
     );

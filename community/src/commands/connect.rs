@@ -69,8 +69,13 @@ async fn local_datacenter(db: &Db) -> Option<String> {
 }
 
 /// The original's `installed_by`: the username when one is set, else the host name.
+/// A username that came from a secret manager is a secret: it is never written to
+/// history or audit rows, and the host name stands in.
 pub(crate) fn operator(settings: &Settings) -> String {
-    settings.username.clone().unwrap_or_else(hostname)
+    match &settings.username {
+        Some(u) if !settings.from_secret("username") => u.clone(),
+        _ => hostname(),
+    }
 }
 
 /// This machine's host name.

@@ -292,7 +292,8 @@ fn plan_json(plans: &[KeyspacePlan<'_>], settings: &Settings) -> String {
         "total_actions": actions.len(),
         "actions": actions,
     });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    crate::redact::redact(&text).into_owned()
 }
 
 fn write_plan_json(path: &Path, text: &str, actions: usize) -> Result<(), UserError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_yaml_ng::{Mapping, Value};
 
 use schema::{as_bool, as_duration, as_list, as_port, as_seconds, scalar_str, KEYS};
-pub use schema::{parse_duration, Problem};
+pub use schema::{parse_duration, Problem, FILE_SECRET_KEYS};
 
 /// The default configuration file, read from the working directory when present.
 pub const DEFAULT_CONFIG: &str = "cassachange.yml";
@@ -47,6 +47,55 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A file setting (`ssl_cafile`, `ssl_certfile`, `ssl_keyfile`,
+/// `secure_connect_bundle`): a path to read, or content held in memory.
+///
+/// File secrets from a secret manager are kept in memory: the TLS configuration and
+/// the bundle reader take bytes, so nothing is ever written to disk.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Material {
+    /// A file on disk.
+    Path(PathBuf),
+    /// Content resolved from `secrets.<key>` (never printed, never written).
+    Memory {
+        /// The config key it fills.
+        key: &'static str,
+        /// The decoded content.
+        bytes: std::sync::Arc<[u8]>,
+    },
+}
+
+impl Material {
+    /// The content: the file read, or the bytes held.
+    pub fn read(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Material::Path(p) => std::fs::read(p).map(std::borrow::Cow::Owned),
+            Material::Memory { bytes, .. } => Ok(std::borrow::Cow::Borrowed(bytes)),
+        }
+    }
+}
+
+impl fmt::Display for Material {
+    /// `'<path>'`, or `(from secrets.<key>, in memory)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Material::Path(p) => write!(f, "'{}'", p.display()),
+            Material::Memory { key, .. } => write!(f, "(from secrets.{key}, in memory)"),
+        }
+    }
+}
+
+impl fmt::Debug for Material {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Material::Path(p) => write!(f, "Path({})", p.display()),
+            Material::Memory { key, bytes } => {
+                write!(f, "Memory(secrets.{key}, {} bytes)", bytes.len())
+            }
+        }
+    }
+}
+
 /// Where a setting came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -63,6 +112,8 @@ pub enum Origin {
     Flag(&'static str),
     /// The built-in default.
     Default,
+    /// A secret manager, through the `secrets` block (the URI).
+    Secret(String),
 }
 
 impl fmt::Display for Origin {
@@ -72,6 +123,7 @@ impl fmt::Display for Origin {
             Origin::Env(var) => write!(f, "environment variable {var}"),
             Origin::Flag(flag) => write!(f, "flag {flag}"),
             Origin::Default => f.write_str("default"),
+            Origin::Secret(uri) => write!(f, "secret {uri}"),
         }
     }
 }
@@ -110,11 +162,11 @@ pub struct Tls {
     /// `ssl: true`.
     pub enabled: bool,
     /// CA bundle to verify the server against.
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<Material>,
     /// Client certificate for mutual TLS.
-    pub cert_file: Option<PathBuf>,
+    pub cert_file: Option<Material>,
     /// Client key for mutual TLS.
-    pub key_file: Option<PathBuf>,
+    pub key_file: Option<Material>,
     /// Check the server certificate's name/IP (`ssl_verify_hostname`, default true).
     pub verify_hostname: bool,
 }
@@ -163,7 +215,7 @@ pub struct Settings {
     /// AstraDB application token.
     pub astra_token: Option<Secret>,
     /// AstraDB secure connect bundle.
-    pub secure_connect_bundle: Option<PathBuf>,
+    pub secure_connect_bundle: Option<Material>,
     /// TLS for plain Cassandra.
     pub tls: Tls,
     /// Target keyspaces, in order.
@@ -508,12 +560,13 @@ impl Resolver {
         let username = string(take("username"));
         let password = string(take("password")).map(Secret::new);
         let astra_token = string(take("astra_token")).map(Secret::new);
-        let secure_connect_bundle = string(take("secure_connect_bundle")).map(PathBuf::from);
+        let file = |v: Option<Value>| string(v).map(|p| Material::Path(PathBuf::from(p)));
+        let secure_connect_bundle = file(take("secure_connect_bundle"));
         let tls = Tls {
             enabled: take("ssl").as_ref().and_then(as_bool).unwrap_or(false),
-            ca_file: string(take("ssl_cafile")).map(PathBuf::from),
-            cert_file: string(take("ssl_certfile")).map(PathBuf::from),
-            key_file: string(take("ssl_keyfile")).map(PathBuf::from),
+            ca_file: file(take("ssl_cafile")),
+            cert_file: file(take("ssl_certfile")),
+            key_file: file(take("ssl_keyfile")),
             verify_hostname: take("ssl_verify_hostname")
                 .as_ref()
                 .and_then(as_bool)
@@ -730,29 +783,67 @@ impl Settings {
         !self.secrets.is_empty() || self.secrets_provider.is_some()
     }
 
-    /// Puts a resolved secret into the setting it names (the enterprise plugin's values
-    /// override every other source, as in the original).
-    pub fn apply_secret(&mut self, key: &str, value: String) {
-        let origin = Origin::File {
-            path: PathBuf::from("secrets"),
-            key: key.to_string(),
+    /// Registers the secret values of this configuration (password, Astra token)
+    /// with the redactor.
+    pub fn register_secrets(&self) {
+        for s in [&self.password, &self.astra_token].into_iter().flatten() {
+            crate::redact::register(s.expose());
+        }
+    }
+
+    /// Puts a resolved string secret into the setting it names: a secret wins over
+    /// every other source (as in the original); a flag or environment variable that
+    /// set the same key is reported. The value is registered with the redactor.
+    pub fn apply_secret(&mut self, key: &str, uri: &str, value: String) {
+        crate::redact::register(&value);
+        let Some(spec) = schema::spec(key) else {
+            return;
         };
         match key {
             "username" => self.username = Some(value),
             "password" => self.password = Some(Secret::new(value)),
             "astra_token" => self.astra_token = Some(Secret::new(value)),
-            "secure_connect_bundle" => self.secure_connect_bundle = Some(PathBuf::from(value)),
-            "ssl_cafile" => self.tls.ca_file = Some(PathBuf::from(value)),
-            "ssl_certfile" => self.tls.cert_file = Some(PathBuf::from(value)),
-            "ssl_keyfile" => self.tls.key_file = Some(PathBuf::from(value)),
             "hosts" => self.hosts = value.split(',').map(|h| h.trim().to_string()).collect(),
             "keyspace" => self.keyspaces = vec![value],
             "history_keyspace" => self.history_keyspace = Some(value),
             _ => return,
         }
-        if let Some(k) = schema::spec(key) {
-            self.origins.insert(k.name, origin);
+        self.set_origin(spec.name, uri);
+    }
+
+    /// Puts a resolved file secret (decoded content) into the file setting it names;
+    /// the content stays in memory.
+    pub fn apply_file_secret(&mut self, key: &str, uri: &str, bytes: Vec<u8>) {
+        let Some(spec) = schema::spec(key) else {
+            return;
+        };
+        let material = Some(Material::Memory {
+            key: spec.name,
+            bytes: bytes.into(),
+        });
+        match key {
+            "secure_connect_bundle" => self.secure_connect_bundle = material,
+            "ssl_cafile" => self.tls.ca_file = material,
+            "ssl_certfile" => self.tls.cert_file = material,
+            "ssl_keyfile" => self.tls.key_file = material,
+            _ => return,
         }
+        self.set_origin(spec.name, uri);
+    }
+
+    fn set_origin(&mut self, key: &'static str, uri: &str) {
+        let before = self.origin(key);
+        if matches!(before, Origin::Flag(_) | Origin::Env(_)) {
+            self.warnings.push(format!(
+                "{key} is set by {before} and by secrets.{key}; the secret is used"
+            ));
+        }
+        self.origins.insert(key, Origin::Secret(uri.to_string()));
+    }
+
+    /// True when `key` was filled from a secret manager.
+    pub fn from_secret(&self, key: &str) -> bool {
+        matches!(self.origins.get(key), Some(Origin::Secret(_)))
     }
 
     /// Where `key` came from, for messages.

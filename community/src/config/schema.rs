@@ -26,6 +26,8 @@ pub(crate) enum Ty {
     DriftPolicy,
     /// `quorum`, `each_quorum` or `local_quorum`.
     Consistency,
+    /// `vault`, `ssm`, `asm` or `azure-keyvault`.
+    Provider,
     /// The `notifications` block.
     Notifications,
     /// The `secrets` block: config key → secret URI.
@@ -89,7 +91,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     key("lock_ttl", Ty::LockTtl, Some("CASSACHANGE_LOCK_TTL")),
     key("lock_wait", Ty::Duration, Some("CASSACHANGE_LOCK_WAIT")),
     key("notifications", Ty::Notifications, None),
-    key("secrets_provider", Ty::Str, None),
+    key("secrets_provider", Ty::Provider, None),
     key("secrets", Ty::Secrets, None),
     key("default_profile", Ty::Str, None),
     key("profiles", Ty::Profiles, None),
@@ -110,6 +112,14 @@ pub(crate) const SECRET_TARGETS: &[&str] = &[
     "hosts",
     "keyspace",
     "history_keyspace",
+];
+
+/// Keys of `secrets` whose value is a file's content in base64 (file secrets).
+pub const FILE_SECRET_KEYS: &[&str] = &[
+    "secure_connect_bundle",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
 ];
 
 /// Events a notification may be sent for.
@@ -344,6 +354,17 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
         Ty::DriftPolicy => match scalar_str(v).as_deref() {
             Some("warn" | "error") => Ok(()),
             _ => Err(format!("expected 'warn' or 'error', found {}", show(v))),
+        },
+        Ty::Provider => match scalar_str(v)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None if v.is_null() => Ok(()),
+            Some("vault" | "ssm" | "asm" | "azure-keyvault") => Ok(()),
+            _ => Err(format!(
+                "expected vault, ssm, asm or azure-keyvault, found {}",
+                show(v)
+            )),
         },
         Ty::Consistency => match scalar_str(v).map(|s| s.to_ascii_lowercase()).as_deref() {
             Some("quorum" | "each_quorum" | "local_quorum") => Ok(()),

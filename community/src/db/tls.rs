@@ -2,7 +2,6 @@
 //! (else the system roots), an optional client certificate for mutual TLS, and
 //! `ssl_verify_hostname: false` for certificates that do not name the node's IP.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -13,24 +12,16 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use crate::config::Tls;
+use crate::config::{Material, Tls};
 
-fn certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let list: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| {
-            format!(
-                "{key} '{}': cannot read PEM certificates: {e}",
-                path.display()
-            )
-        })?
-        .collect();
-    let list =
-        list.map_err(|e| format!("{key} '{}': invalid PEM certificate: {e}", path.display()))?;
+fn certs(m: &Material, key: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = m
+        .read()
+        .map_err(|e| format!("{key} {m}: cannot read PEM certificates: {e}"))?;
+    let list: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+    let list = list.map_err(|e| format!("{key} {m}: invalid PEM certificate: {e}"))?;
     if list.is_empty() {
-        return Err(format!(
-            "{key} '{}': no PEM certificate found in the file",
-            path.display()
-        ));
+        return Err(format!("{key} {m}: no PEM certificate found in it"));
     }
     Ok(list)
 }
@@ -40,12 +31,9 @@ pub(super) fn client_config(tls: &Tls) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
     if let Some(ca) = &tls.ca_file {
         for cert in certs(ca, "ssl_cafile")? {
-            roots.add(cert).map_err(|e| {
-                format!(
-                    "ssl_cafile '{}': unusable CA certificate: {e}",
-                    ca.display()
-                )
-            })?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("ssl_cafile {ca}: unusable CA certificate: {e}"))?;
         }
     } else {
         let native = rustls_native_certs::load_native_certs();
@@ -73,12 +61,11 @@ pub(super) fn client_config(tls: &Tls) -> Result<ClientConfig, String> {
     match (&tls.cert_file, &tls.key_file) {
         (Some(cert), Some(key)) => {
             let chain = certs(cert, "ssl_certfile")?;
-            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                format!(
-                    "ssl_keyfile '{}': cannot read a PEM private key: {e}",
-                    key.display()
-                )
-            })?;
+            let pem = key
+                .read()
+                .map_err(|e| format!("ssl_keyfile {key}: cannot read a PEM private key: {e}"))?;
+            let key_der = PrivateKeyDer::from_pem_slice(&pem)
+                .map_err(|e| format!("ssl_keyfile {key}: cannot read a PEM private key: {e}"))?;
             builder.with_client_auth_cert(chain, key_der).map_err(|e| {
                 format!("ssl_certfile/ssl_keyfile: the key does not fit the certificate: {e}")
             })

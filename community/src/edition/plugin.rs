@@ -12,7 +12,7 @@ use cassachange_plugin_api::{self as api, AuditRecord, Host, Plugin, Rows, Value
 use scylla::value::{CqlTimestamp, CqlValue};
 
 use super::{AuditEvent, Edition};
-use crate::config::Settings;
+use crate::config::{Settings, FILE_SECRET_KEYS};
 use crate::db::Db;
 use crate::exit::ExitStatus;
 use crate::ui::UserError;
@@ -93,6 +93,46 @@ fn from_cql(v: Option<CqlValue>) -> Value {
         Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Value::Text(s.into()),
         Some(CqlValue::Timestamp(t)) => Value::Timestamp(t.0),
         Some(other) => Value::Text(format!("{other:?}").into()),
+    }
+}
+
+/// Decodes a file secret's base64 text (standard alphabet, padding optional, line
+/// breaks and spaces ignored, as `base64` without `-w 0` wraps its output).
+fn decode_file_secret(text: &str) -> Result<Vec<u8>, String> {
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.is_empty() {
+        return Err("it is empty".into());
+    }
+    // The error names a position, never the text.
+    LENIENT.decode(compact).map_err(|e| match e {
+        base64::DecodeError::InvalidByte(at, _) => format!("invalid character at offset {at}"),
+        base64::DecodeError::InvalidLength(_) => "its length is not that of base64".into(),
+        base64::DecodeError::InvalidLastSymbol(at, _) => {
+            format!("invalid last symbol at offset {at}")
+        }
+        base64::DecodeError::InvalidPadding => "invalid padding".into(),
+    })
+}
+
+/// The secret manager a URI's scheme names, for messages.
+fn backend_of(uri: &str) -> &'static str {
+    match uri
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("vault") => "HashiCorp Vault",
+        Some("ssm") => "AWS SSM Parameter Store",
+        Some("asm") => "AWS Secrets Manager",
+        Some("akv") => "Azure Key Vault",
+        _ => "secret manager",
     }
 }
 
@@ -188,16 +228,37 @@ impl Edition for PluginEdition {
     }
 
     fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError> {
-        if !settings.has_secrets_block() {
+        if settings.secrets.is_empty() {
             return Ok(());
         }
         let provider = settings.secrets_provider.clone().unwrap_or_default();
         let pairs: Vec<(String, String)> = settings.secrets.clone().into_iter().collect();
         let host = self.host();
         let resolved = off_runtime(|| self.plugin.resolve_secrets(&host, &provider, pairs))
-            .map_err(|e| UserError::error(format!("resolving secrets failed: {e}")))?;
+            .map_err(|e| {
+                UserError::error(format!("resolving secrets failed: {e}"))
+                    .hint("nothing was connected to or changed; fix the secret or its access, then run again")
+            })?;
+        let warnings_before = settings.warnings.len();
         for (key, value) in resolved {
-            settings.apply_secret(&key, value);
+            let uri = settings.secrets.get(&key).cloned().unwrap_or_default();
+            if FILE_SECRET_KEYS.contains(&key.as_str()) {
+                let bytes = decode_file_secret(&value).map_err(|e| {
+                    UserError::error(format!(
+                        "secrets.{key} ({uri}, {}): the value is not base64 ({e}); a file secret \
+                         holds the file's content base64-encoded",
+                        backend_of(&uri)
+                    ))
+                    .hint("store it with: base64 -w 0 <file> (then put that text in the secret)")
+                })?;
+                crate::redact::register_file(&value, &bytes);
+                settings.apply_file_secret(&key, &uri, bytes);
+            } else {
+                settings.apply_secret(&key, &uri, value);
+            }
+        }
+        for w in &settings.warnings[warnings_before..] {
+            crate::ui::warn(w);
         }
         Ok(())
     }
@@ -221,6 +282,7 @@ impl Edition for PluginEdition {
             .as_ref()
             .map(|a| a.history_keyspace.clone())
             .unwrap_or_default();
+        let detail = crate::redact::redact(&event.detail);
         let record = AuditRecord {
             history_keyspace: history_keyspace.into(),
             event_time_ms: crate::timefmt::now_ms(),
@@ -231,7 +293,7 @@ impl Edition for PluginEdition {
             keyspace: event.keyspace.as_str().into(),
             script: event.script.as_str().into(),
             status: event.status.as_str().into(),
-            detail: event.detail.as_str().into(),
+            detail: detail.as_ref().into(),
         };
         off_runtime(|| self.plugin.record_audit(&host, record)).map_err(|e| {
             UserError::failure(format!("the audit log write failed ({}): {e}", event.event_type.as_str()))

@@ -1,0 +1,176 @@
+//! Defines secret resolution: every URI of the `secrets` block is parsed and checked
+//! against `secrets_provider`, then each backend resolves its secrets concurrently on
+//! the plugin's own runtime (no tokio type crosses the boundary).
+//!
+//! Errors name the config key, the URI and the backend and say what to check; they
+//! never hold a value. All problems are reported together, one line each.
+
+mod uri;
+#[cfg(feature = "vault")]
+mod vault;
+
+use cassachange_plugin_api::{HostRef, RVec, SecretRef, SecretValue};
+
+pub(crate) use uri::{Backend, Target};
+
+/// One secret to resolve.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    /// The config key it fills (`password`).
+    pub(crate) key: String,
+    /// The URI as written.
+    pub(crate) uri: String,
+    /// Where it lives.
+    pub(crate) target: Target,
+}
+
+impl Item {
+    /// `secrets.password (vault://…)`, for messages.
+    pub(crate) fn label(&self) -> String {
+        format!("secrets.{} ({})", self.key, self.uri)
+    }
+}
+
+/// Resolves every secret; `provider` is `secrets_provider` (empty when not set: each
+/// URI's scheme then picks its backend).
+pub(crate) fn resolve(
+    _host: &HostRef<'_>,
+    provider: &str,
+    secrets: &RVec<SecretRef>,
+) -> Result<RVec<SecretValue>, String> {
+    let items = parse_all(provider, secrets)?;
+    let results = run(items.clone())?;
+    let mut errors = Vec::new();
+    let mut values = RVec::new();
+    for (item, result) in items.iter().zip(results) {
+        match result {
+            Ok(value) => values.push(SecretValue {
+                key: item.key.as_str().into(),
+                value: value.into(),
+            }),
+            Err(e) => errors.push(format!("{}: {e}", item.label())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// Parses the URIs, checks them against `secrets_provider` and against the backends
+/// this build has.
+fn parse_all(provider: &str, secrets: &RVec<SecretRef>) -> Result<Vec<Item>, String> {
+    let wanted = if provider.trim().is_empty() {
+        None
+    } else {
+        Some(Backend::from_provider(provider).ok_or_else(|| {
+            format!(
+                "secrets_provider '{provider}' is not a provider: use vault, ssm, asm or azure-keyvault"
+            )
+        })?)
+    };
+    let mut errors = Vec::new();
+    let mut items = Vec::new();
+    for s in secrets {
+        let (key, uri) = (s.key.as_str(), s.uri.as_str());
+        let label = format!("secrets.{key} ({uri})");
+        match uri::parse(uri) {
+            Err(e) => errors.push(format!("{label}: {e}")),
+            Ok(target) => {
+                let backend = target.backend();
+                if let Some(w) = wanted.filter(|w| *w != backend) {
+                    errors.push(format!(
+                        "{label}: the scheme {}:// names {backend}, but secrets_provider is '{}' \
+                         ({w}); use one provider's URIs, or change secrets_provider",
+                        backend.scheme(),
+                        w.provider()
+                    ));
+                } else if !built_in(backend) {
+                    errors.push(format!(
+                        "{label}: this plugin was built without the '{}' feature that {backend} \
+                         needs (built with: {}); install a plugin built with --features {} (or all)",
+                        backend.feature(),
+                        crate::built_features(),
+                        backend.feature()
+                    ));
+                } else {
+                    items.push(Item {
+                        key: key.to_string(),
+                        uri: uri.to_string(),
+                        target,
+                    });
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(items)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// True when `backend` is compiled into this plugin.
+fn built_in(backend: Backend) -> bool {
+    match backend {
+        Backend::Vault => cfg!(feature = "vault"),
+        Backend::Ssm | Backend::Asm => cfg!(feature = "aws"),
+        Backend::AzureKeyVault => cfg!(feature = "azure"),
+    }
+}
+
+/// Resolves `items` (all of backends built in), one result per item, in order.
+#[cfg(feature = "vault")]
+fn run(items: Vec<Item>) -> Result<Vec<Result<String, String>>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the plugin's runtime: {e}"))?;
+    Ok(rt.block_on(async move {
+        let mut vault_items = Vec::new();
+        let mut slots = Vec::with_capacity(items.len());
+        for item in items {
+            match item.target.backend() {
+                Backend::Vault => {
+                    slots.push((Backend::Vault, vault_items.len()));
+                    vault_items.push(item);
+                }
+                other => slots.push((other, usize::MAX)),
+            }
+        }
+        let vault = vault::resolve(&vault_items).await;
+        slots
+            .into_iter()
+            .map(|(backend, i)| match backend {
+                Backend::Vault => vault[i].clone(),
+                other => Err(format!("{other} is not built into this plugin")),
+            })
+            .collect()
+    }))
+}
+
+/// Without any backend built in, nothing reaches here: `parse_all` refuses every URI.
+#[cfg(not(feature = "vault"))]
+#[allow(clippy::unnecessary_wraps)]
+fn run(items: Vec<Item>) -> Result<Vec<Result<String, String>>, String> {
+    Ok(items
+        .into_iter()
+        .map(|i| {
+            Err(format!(
+                "{} is not built into this plugin",
+                i.target.backend()
+            ))
+        })
+        .collect())
+}
+
+/// Answers the 1.0 interface's file-secret call: file secrets are decoded by the host
+/// and kept in memory (its TLS configuration and bundle reader take bytes), so no
+/// file is ever written.
+pub(crate) fn materialise(key: &str, _content_base64: &str) -> Result<String, String> {
+    Err(format!(
+        "file secret '{key}': this plugin never writes file secrets to disk; the host keeps \
+         them in memory"
+    ))
+}
