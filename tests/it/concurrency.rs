@@ -34,18 +34,27 @@ fn eight_deploys_at_once_exactly_one_runs() {
         .iter()
         .map(|(c, t)| format!("exit {c}: {}", t.lines().last().unwrap_or("")))
         .collect();
-    let winners: Vec<&(i32, String)> = results.iter().filter(|(c, _)| *c == 0).collect();
+    // Exactly one run applies the scripts. The others find the lock held (exit 3) —
+    // or, on a machine so busy that one starts after the winner released the lock,
+    // take it and find nothing left to run.
+    let winners: Vec<&(i32, String)> = results
+        .iter()
+        .filter(|(c, t)| *c == 0 && t.contains("run 2 | skip 0 | errors 0"))
+        .collect();
+    let late = results
+        .iter()
+        .filter(|(c, t)| *c == 0 && t.contains("run 0 | skip 2 | errors 0"))
+        .count();
     let held = results
         .iter()
         .filter(|(c, t)| *c == 3 && t.contains("Deploy lock already held."))
         .count();
     assert_eq!(winners.len(), 1, "{summary:#?}");
+    assert_eq!(held + late, 7, "{summary:#?}");
     assert!(
-        winners[0].1.contains("run 2 | skip 0 | errors 0"),
-        "{}",
-        winners[0].1
+        held >= 4,
+        "most of them overlapped the winner: {summary:#?}"
     );
-    assert_eq!(held, 7, "{summary:#?}");
     let rows = p.history();
     for script in ["V1__many.cql", "V2__more.cql"] {
         let successes = rows
