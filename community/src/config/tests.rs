@@ -291,3 +291,21 @@ fn secrets_block_is_detected_after_merge_and_never_printed() {
     let s = Case::new("password: hunter2\n").load(None, vec![]).unwrap();
     assert!(!format!("{s:?}").contains("hunter2"));
 }
+
+#[test]
+fn a_profiles_secrets_merge_over_the_base_key_by_key_like_the_original() {
+    let yaml = "keyspace: k\nhistory_keyspace: h\nsecrets_provider: vault\nsecrets:\n  password: vault://secret/base#pw\n  username: vault://secret/base#user\nprofiles:\n  prod:\n    secrets_provider: azure-keyvault\n    secrets:\n      password: akv://prod-vault/cassandra-password\n";
+    let s = Case::new(yaml).load(Some("prod"), vec![]).unwrap();
+    assert_eq!(s.secrets_provider.as_deref(), Some("azure-keyvault"));
+    assert_eq!(
+        s.secrets.get("password").map(String::as_str),
+        Some("akv://prod-vault/cassandra-password"),
+        "the profile's URI wins"
+    );
+    assert_eq!(
+        s.secrets.get("username").map(String::as_str),
+        Some("vault://secret/base#user"),
+        "a key the profile does not set keeps the base URI (the plugin then reports the \
+         scheme that contradicts the provider)"
+    );
+}
