@@ -4,7 +4,9 @@
 //! Nothing here fakes a part: tests run the binary built by `cargo build`, and the
 //! Python tool from the venv that `tests/cassandra/node.sh venv` maintains.
 
+pub mod aws;
 pub mod db;
+pub mod stub;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -234,6 +236,31 @@ const CONFIG_ENV: &[&str] = &[
     "VAULT_SKIP_VERIFY",
     "BAO_ADDR",
     "BAO_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
 ];
 
 /// A scratch project folder: write files into it, run the binary in it.
@@ -556,4 +583,128 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock");
     i64::try_from(d.as_millis()).expect("ms")
+}
+
+/// A project on the secure node, run with the enterprise plugin, that logs in as a
+/// test role whose credentials (and TLS material) come from a secret manager.
+pub struct SecretsProject {
+    /// The project.
+    pub project: Project,
+    _keyspaces: (db::Keyspace, db::Keyspace),
+    /// The history keyspace.
+    pub history: String,
+    /// The target keyspace.
+    pub ks: String,
+}
+
+impl SecretsProject {
+    /// `provider` is `secrets_provider` (empty: not set); `secrets` the YAML lines
+    /// under `secrets:`; `extra` more top-level YAML. One migration (`V1__t.cql`) is
+    /// written.
+    pub fn new(provider: &str, label: &str, role: &db::Role, secrets: &str, extra: &str) -> Self {
+        let s = db::secure();
+        let ks = s.keyspace(&format!("{label}k"));
+        let history = s.keyspace(&format!("{label}h"));
+        let project = Project::new().with_bin(enterprise_bin());
+        let provider = if provider.is_empty() {
+            String::new()
+        } else {
+            format!("secrets_provider: {provider}\n")
+        };
+        project.write(
+            "cassachange.yml",
+            format!(
+                "hosts: [{}]\nport: {}\nusername: {}\nkeyspace: {}\nhistory_keyspace: {}\n\
+                 {provider}secrets:\n{secrets}{extra}",
+                s.hosts.join(", "),
+                s.port,
+                role.name,
+                ks.name,
+                history.name
+            ),
+        );
+        project.write(
+            "migrations/V1__t.cql",
+            "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+        );
+        SecretsProject {
+            project,
+            ks: ks.name.clone(),
+            history: history.name.clone(),
+            _keyspaces: (ks, history),
+        }
+    }
+
+    /// Runs the binary with `env` added.
+    pub fn run(&self, args: &[&str], env: &[(String, String)]) -> Output {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.project.run_with(args, &env)
+    }
+}
+
+/// Every file under `dir` changed since `since` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8], since: std::time::SystemTime) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            hits.extend(files_containing(&path, needle, since));
+        } else if meta.is_file()
+            && meta.modified().is_ok_and(|m| m >= since)
+            && meta.len() < 50_000_000
+        {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    hits.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// `bytes` in base64 (the `base64 -w0` of coreutils, as users make file secrets).
+pub fn base64(bytes: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("base64");
+    String::from_utf8(out.stdout).expect("ascii")
+}
+
+/// The regular files a running process has open, other than shared libraries and
+/// cassachange's own files.
+pub fn open_files(pid: u32) -> Vec<String> {
+    let mut open = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .flatten()
+    {
+        if let Ok(target) = std::fs::read_link(fd.path()) {
+            let t = target.display().to_string();
+            let library = target
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("so"));
+            if target.is_file() && !library && !t.contains("cassachange") {
+                open.push(t);
+            }
+        }
+    }
+    open
 }

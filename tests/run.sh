@@ -2,8 +2,8 @@
 # The whole test suite, from a fresh machine: formatting, lints, unit tests, and the
 # end-to-end suite against real services this script starts itself (a Cassandra 5.0
 # node and a secure auth+mutual-TLS node from Maven Central jars on JDK 17, OpenBao
-# from PyPI as the Vault, the Python cassachange==1.0.0 peer from PyPI). It stops the
-# services it started, and exits non-zero on any failure.
+# from PyPI as the Vault, moto from PyPI as the AWS, the Python cassachange==1.0.0 peer
+# from PyPI). It stops the services it started, and exits non-zero on any failure.
 #
 # Caches (reused by later runs): $CASSACHANGE_CACHE (default ~/.cache/cassachange) for
 # the Cassandra jars, the venv, node data and the cargo target dir; ~/.m2 for Maven.
@@ -17,6 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CASSACHANGE_CACHE/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 NODE="$ROOT/tests/cassandra/node.sh"
 OPENBAO="$ROOT/tests/services/openbao.sh"
+MOTO="$ROOT/tests/services/moto.sh"
 mkdir -p "$CASSACHANGE_CACHE"
 
 started=()
@@ -38,7 +39,9 @@ instances=(secure)
 for name in "${instances[@]}"; do
   "$NODE" status --name "$name" >/dev/null 2>&1 || started+=("$name")
 done
-"$OPENBAO" status >/dev/null 2>&1 || services+=("$OPENBAO")
+for svc in "$OPENBAO" "$MOTO"; do
+  "$svc" status >/dev/null 2>&1 || services+=("$svc")
+done
 
 # Services come up while cargo compiles (the jar download and the build overlap).
 log="$CASSACHANGE_CACHE/test-services.log"
@@ -46,6 +49,7 @@ log="$CASSACHANGE_CACHE/test-services.log"
   set -e
   "$NODE" venv
   "$OPENBAO" start
+  "$MOTO" start
   for name in "${instances[@]}"; do "$NODE" start --name "$name"; done
 ) >"$log" 2>&1 &
 starting=$!
@@ -57,7 +61,7 @@ cargo build --workspace --all-targets --locked
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> waiting for the Cassandra nodes, OpenBao and the Python peer (log: $log)"
+echo "==> waiting for the Cassandra nodes, OpenBao, moto and the Python peer (log: $log)"
 if ! wait "$starting"; then
   echo "error: the test services did not start:" >&2
   tail -n 60 "$log" >&2

@@ -11,6 +11,7 @@ mod deploy;
 mod engine;
 mod plugin;
 mod rollback;
+mod secrets_aws;
 mod secrets_leak;
 mod secrets_vault;
 mod smoke;

@@ -9,54 +9,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use cassachange_tests::db::{secure, Keyspace, Role};
+use cassachange_tests::db::secure;
 use cassachange_tests::vault::{openbao, unique};
-use cassachange_tests::{enterprise_bin, finish, plugin_variant, Output, Project};
-
-/// A project on the secure node that logs in as `role`, whose `secrets` block is
-/// `secrets` (YAML lines under `secrets:`), run with the enterprise plugin.
-struct VaultProject {
-    project: Project,
-    _keyspaces: (Keyspace, Keyspace),
-    history: String,
-    ks: String,
-}
-
-impl VaultProject {
-    fn new(label: &str, role: &Role, secrets: &str, extra: &str) -> Self {
-        let s = secure();
-        let ks = s.keyspace(&format!("{label}k"));
-        let history = s.keyspace(&format!("{label}h"));
-        let project = Project::new().with_bin(enterprise_bin());
-        project.write(
-            "cassachange.yml",
-            format!(
-                "hosts: [{}]\nport: {}\nusername: {}\nkeyspace: {}\nhistory_keyspace: {}\n\
-                 secrets_provider: vault\nsecrets:\n{secrets}{extra}",
-                s.hosts.join(", "),
-                s.port,
-                role.name,
-                ks.name,
-                history.name
-            ),
-        );
-        project.write(
-            "migrations/V1__t.cql",
-            "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
-        );
-        VaultProject {
-            project,
-            ks: ks.name.clone(),
-            history: history.name.clone(),
-            _keyspaces: (ks, history),
-        }
-    }
-
-    fn run(&self, args: &[&str], env: &[(String, String)]) -> Output {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.project.run_with(args, &env)
-    }
-}
+use cassachange_tests::{enterprise_bin, finish, plugin_variant, Output, Project, SecretsProject};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -65,7 +20,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn status_ok(out: &Output, what: &str) {
+pub(crate) fn status_ok(out: &Output, what: &str) {
     assert_eq!(out.code, 0, "{what}: {}", out.all());
     assert!(
         out.stdout.contains("No migrations found."),
@@ -90,12 +45,12 @@ fn kv2_and_kv1_in_both_spellings_with_a_token() {
         format!("vault://secret/{path}/db#password"),
         format!("vault://kv1/{path}/db#password"),
     ] {
-        let p = VaultProject::new("vkv", &role, &format!("  password: {uri}\n"), "");
+        let p = SecretsProject::new("vault", "vkv", &role, &format!("  password: {uri}\n"), "");
         status_ok(&p.run(&["status"], &token), &uri);
     }
     // The secret wins over the environment, and says so.
     let uri = format!("vault://secret/data/{path}/db#password");
-    let p = VaultProject::new("vkv", &role, &format!("  password: {uri}\n"), "");
+    let p = SecretsProject::new("vault", "vkv", &role, &format!("  password: {uri}\n"), "");
     let mut with_env = token.clone();
     with_env.push(("CASSANDRA_PASSWORD".into(), "not-the-password".into()));
     let out = p.run(&["status"], &with_env);
@@ -123,7 +78,7 @@ fn approle_namespace_and_tls_with_a_ca_file() {
     );
     bao.put_tls(&format!("{path}/db"), &[("password", &role.password)]);
     let secrets = format!("  password: vault://secret/data/{path}/db#password\n");
-    let p = VaultProject::new("vauth", &role, &secrets, "");
+    let p = SecretsProject::new("vault", "vauth", &role, &secrets, "");
     let approle = env(&[
         ("VAULT_ADDR", &bao.addr),
         ("VAULT_ROLE_ID", &bao.role_id),
@@ -312,48 +267,6 @@ fn every_vault_error_is_one_line_naming_the_uri() {
     );
 }
 
-/// Files under `dir` changed since `since` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8], since: std::time::SystemTime) -> Vec<String> {
-    let mut hits = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return hits;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            hits.extend(files_containing(&path, needle, since));
-        } else if meta.is_file()
-            && meta.modified().is_ok_and(|m| m >= since)
-            && meta.len() < 50_000_000
-        {
-            if let Ok(bytes) = std::fs::read(&path) {
-                if bytes.windows(needle.len()).any(|w| w == needle) {
-                    hits.push(path.display().to_string());
-                }
-            }
-        }
-    }
-    hits
-}
-
-fn base64(bytes: &[u8]) -> String {
-    let out = std::process::Command::new("base64")
-        .arg("-w0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(bytes)?;
-            c.wait_with_output()
-        })
-        .expect("base64");
-    String::from_utf8(out.stdout).expect("ascii")
-}
-
 /// The end-to-end case: the password from Vault, and the CA, client certificate and
 /// key as file secrets for mutual TLS — held in memory, never in a file, and no secret
 /// value in anything printed or written, with `--verbose` and on failures too.
@@ -368,7 +281,8 @@ fn a_deploy_over_mutual_tls_with_every_secret_from_vault_leaks_nothing() {
         std::fs::read(cert_path).unwrap(),
         std::fs::read(key_path).unwrap(),
     );
-    let (ca64, cert64, key64) = (base64(&ca), base64(&cert), base64(&key));
+    let b64 = cassachange_tests::base64;
+    let (ca64, cert64, key64) = (b64(&ca), b64(&cert), b64(&key));
     let path = unique("files");
     bao.put_kv2(
         &format!("{path}/tls"),
@@ -381,7 +295,7 @@ fn a_deploy_over_mutual_tls_with_every_secret_from_vault_leaks_nothing() {
          \x20 ssl_certfile: vault://secret/{path}/tls#cert\n\
          \x20 ssl_keyfile: vault://secret/{path}/tls#key\n"
     );
-    let p = VaultProject::new("vfile", &role, &secrets, "ssl: true\n");
+    let p = SecretsProject::new("vault", "vfile", &role, &secrets, "ssl: true\n");
     // Long enough to look at the running process.
     p.project.write(
         "migrations/V2__slow.cql",
@@ -413,32 +327,15 @@ fn a_deploy_over_mutual_tls_with_every_secret_from_vault_leaks_nothing() {
     });
     // While it runs: no open file holds the material, and no file anywhere it could
     // have written does.
-    let mut open_files = Vec::new();
-    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("fds")
-        .flatten()
-    {
-        if let Ok(target) = std::fs::read_link(fd.path()) {
-            let t = target.display().to_string();
-            let library = target
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("so"));
-            if target.is_file() && !library && !t.contains("cassachange") {
-                open_files.push(t);
-            }
-        }
-    }
-    assert!(
-        open_files.is_empty(),
-        "files open during the run: {open_files:?}"
-    );
+    let open = cassachange_tests::open_files(pid);
+    assert!(open.is_empty(), "files open during the run: {open:?}");
     let mut places = vec![std::env::temp_dir(), p.project.path().to_path_buf()];
     if let Some(home) = std::env::var_os("HOME") {
         places.push(Path::new(&home).join(".cache"));
     }
     for dir in &places {
         for needle in [&key[..], key64.as_bytes(), &cert[..]] {
-            let hits = files_containing(dir, needle, since);
+            let hits = cassachange_tests::files_containing(dir, needle, since);
             assert!(hits.is_empty(), "file secret material on disk: {hits:?}");
         }
     }

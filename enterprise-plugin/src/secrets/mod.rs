@@ -5,6 +5,10 @@
 //! Errors name the config key, the URI and the backend and say what to check; they
 //! never hold a value. All problems are reported together, one line each.
 
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "azure")]
+mod azure;
 mod uri;
 #[cfg(feature = "vault")]
 mod vault;
@@ -116,42 +120,85 @@ fn built_in(backend: Backend) -> bool {
     match backend {
         Backend::Vault => cfg!(feature = "vault"),
         Backend::Ssm | Backend::Asm => cfg!(feature = "aws"),
-        Backend::AzureKeyVault => cfg!(feature = "azure"),
+        // Until the Key Vault backend lands, no build has it.
+        Backend::AzureKeyVault => false,
     }
 }
 
-/// Resolves `items` (all of backends built in), one result per item, in order.
-#[cfg(feature = "vault")]
+/// Resolves `items` (all of backends built in), one result per item, in order: each
+/// backend's secrets together, the backends at the same time.
+#[cfg(any(feature = "vault", feature = "aws", feature = "azure"))]
 fn run(items: Vec<Item>) -> Result<Vec<Result<String, String>>, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the plugin's runtime: {e}"))?;
-    Ok(rt.block_on(async move {
-        let mut vault_items = Vec::new();
-        let mut slots = Vec::with_capacity(items.len());
-        for item in items {
-            match item.target.backend() {
-                Backend::Vault => {
-                    slots.push((Backend::Vault, vault_items.len()));
-                    vault_items.push(item);
-                }
-                other => slots.push((other, usize::MAX)),
-            }
-        }
-        let vault = vault::resolve(&vault_items).await;
-        slots
-            .into_iter()
-            .map(|(backend, i)| match backend {
-                Backend::Vault => vault[i].clone(),
-                other => Err(format!("{other} is not built into this plugin")),
-            })
-            .collect()
-    }))
+    let family = |b: Backend| match b {
+        Backend::Vault => 0,
+        Backend::Ssm | Backend::Asm => 1,
+        Backend::AzureKeyVault => 2,
+    };
+    let mut groups: [Vec<Item>; 3] = Default::default();
+    let mut slots = Vec::with_capacity(items.len());
+    for item in items {
+        let f = family(item.target.backend());
+        slots.push((f, groups[f].len()));
+        groups[f].push(item);
+    }
+    let [vault_items, aws_items, azure_items] = &groups;
+    let (vault, aws, azure) = rt.block_on(async {
+        tokio::join!(
+            resolve_vault(vault_items),
+            resolve_aws(aws_items),
+            resolve_azure(azure_items)
+        )
+    });
+    let results = [vault, aws, azure];
+    Ok(slots
+        .into_iter()
+        .map(|(f, i)| results[f][i].clone())
+        .collect())
 }
 
+#[cfg(feature = "vault")]
+async fn resolve_vault(items: &[Item]) -> Vec<Result<String, String>> {
+    vault::resolve(items).await
+}
+
+#[cfg(feature = "aws")]
+async fn resolve_aws(items: &[Item]) -> Vec<Result<String, String>> {
+    aws::resolve(items, FILE_KEYS).await
+}
+
+#[cfg(feature = "azure")]
+async fn resolve_azure(items: &[Item]) -> Vec<Result<String, String>> {
+    azure::resolve(items, FILE_KEYS).await
+}
+
+/// A backend not built in never gets items (`parse_all` refuses them).
+#[cfg(any(not(feature = "vault"), not(feature = "aws"), not(feature = "azure")))]
+#[allow(clippy::unused_async, dead_code)]
+async fn not_built(items: &[Item]) -> Vec<Result<String, String>> {
+    items
+        .iter()
+        .map(|i| {
+            Err(format!(
+                "{} is not built into this plugin",
+                i.target.backend()
+            ))
+        })
+        .collect()
+}
+
+#[cfg(all(not(feature = "vault"), any(feature = "aws", feature = "azure")))]
+use not_built as resolve_vault;
+#[cfg(all(not(feature = "aws"), any(feature = "vault", feature = "azure")))]
+use not_built as resolve_aws;
+#[cfg(all(not(feature = "azure"), any(feature = "vault", feature = "aws")))]
+use not_built as resolve_azure;
+
 /// Without any backend built in, nothing reaches here: `parse_all` refuses every URI.
-#[cfg(not(feature = "vault"))]
+#[cfg(not(any(feature = "vault", feature = "aws", feature = "azure")))]
 #[allow(clippy::unnecessary_wraps)]
 fn run(items: Vec<Item>) -> Result<Vec<Result<String, String>>, String> {
     Ok(items
@@ -164,6 +211,15 @@ fn run(items: Vec<Item>) -> Result<Vec<Result<String, String>>, String> {
         })
         .collect())
 }
+
+/// The config keys whose secret is a file's content in base64.
+#[allow(dead_code)]
+const FILE_KEYS: &[&str] = &[
+    "secure_connect_bundle",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+];
 
 /// Answers the 1.0 interface's file-secret call: file secrets are decoded by the host
 /// and kept in memory (its TLS configuration and bundle reader take bytes), so no
