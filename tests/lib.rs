@@ -5,6 +5,7 @@
 //! Python tool from the venv that `tests/cassandra/node.sh venv` maintains.
 
 pub mod aws;
+pub mod azure;
 pub mod db;
 pub mod stub;
 pub mod vault;
@@ -261,6 +262,8 @@ const CONFIG_ENV: &[&str] = &[
     "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER",
     "MSI_ENDPOINT",
+    "CASSACHANGE_AZURE_KEYVAULT_URL",
+    "CASSACHANGE_AZURE_CACERT",
 ];
 
 /// A scratch project folder: write files into it, run the binary in it.

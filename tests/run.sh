@@ -2,8 +2,8 @@
 # The whole test suite, from a fresh machine: formatting, lints, unit tests, and the
 # end-to-end suite against real services this script starts itself (a Cassandra 5.0
 # node and a secure auth+mutual-TLS node from Maven Central jars on JDK 17, OpenBao
-# from PyPI as the Vault, moto from PyPI as the AWS, the Python cassachange==1.0.0 peer
-# from PyPI). It stops the services it started, and exits non-zero on any failure.
+# from PyPI as the Vault, moto from PyPI as the AWS, a Key Vault stand-in of ours in
+# Python, the Python cassachange==1.0.0 peer from PyPI). It stops the services it started, and exits non-zero on any failure.
 #
 # Caches (reused by later runs): $CASSACHANGE_CACHE (default ~/.cache/cassachange) for
 # the Cassandra jars, the venv, node data and the cargo target dir; ~/.m2 for Maven.
@@ -18,6 +18,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 NODE="$ROOT/tests/cassandra/node.sh"
 OPENBAO="$ROOT/tests/services/openbao.sh"
 MOTO="$ROOT/tests/services/moto.sh"
+AKV="$ROOT/tests/services/akv.sh"
 mkdir -p "$CASSACHANGE_CACHE"
 
 started=()
@@ -39,7 +40,7 @@ instances=(secure)
 for name in "${instances[@]}"; do
   "$NODE" status --name "$name" >/dev/null 2>&1 || started+=("$name")
 done
-for svc in "$OPENBAO" "$MOTO"; do
+for svc in "$OPENBAO" "$MOTO" "$AKV"; do
   "$svc" status >/dev/null 2>&1 || services+=("$svc")
 done
 
@@ -50,6 +51,7 @@ log="$CASSACHANGE_CACHE/test-services.log"
   "$NODE" venv
   "$OPENBAO" start
   "$MOTO" start
+  "$AKV" start
   for name in "${instances[@]}"; do "$NODE" start --name "$name"; done
 ) >"$log" 2>&1 &
 starting=$!
@@ -61,7 +63,7 @@ cargo build --workspace --all-targets --locked
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> waiting for the Cassandra nodes, OpenBao, moto and the Python peer (log: $log)"
+echo "==> waiting for the Cassandra nodes, OpenBao, moto, the Key Vault stand-in and the Python peer (log: $log)"
 if ! wait "$starting"; then
   echo "error: the test services did not start:" >&2
   tail -n 60 "$log" >&2

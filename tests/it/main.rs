@@ -12,6 +12,7 @@ mod engine;
 mod plugin;
 mod rollback;
 mod secrets_aws;
+mod secrets_azure;
 mod secrets_leak;
 mod secrets_vault;
 mod smoke;

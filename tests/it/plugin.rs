@@ -21,7 +21,7 @@ fn version_names_the_edition() {
     assert_eq!(
         stdout,
         format!(
-            "cassachange {v} (enterprise {v}; plugin interface 1.1.0; providers: vault)\n",
+            "cassachange {v} (enterprise {v}; plugin interface 1.1.0; providers: vault, aws, azure)\n",
             v = env!("CARGO_PKG_VERSION")
         )
     );

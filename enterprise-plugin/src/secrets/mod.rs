@@ -120,8 +120,7 @@ fn built_in(backend: Backend) -> bool {
     match backend {
         Backend::Vault => cfg!(feature = "vault"),
         Backend::Ssm | Backend::Asm => cfg!(feature = "aws"),
-        // Until the Key Vault backend lands, no build has it.
-        Backend::AzureKeyVault => false,
+        Backend::AzureKeyVault => cfg!(feature = "azure"),
     }
 }
 
