@@ -116,10 +116,17 @@ pub fn plain() -> &'static Instance {
     })
 }
 
-/// The `secure` instance: PasswordAuthenticator (cassandra/cassandra) and optional TLS.
+/// The `secure` instance: PasswordAuthenticator (cassandra/cassandra) and optional
+/// TLS that requires client certificates.
 pub fn secure() -> &'static Instance {
     static I: OnceLock<Instance> = OnceLock::new();
     I.get_or_init(|| start_and_describe("secure"))
+}
+
+/// The 3-node `cluster` instance, like `secure` (auth, mutual TLS).
+pub fn cluster() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| start_and_describe("cluster"))
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -4,6 +4,7 @@
 //! Nothing here fakes a part: tests run the binary built by `cargo build`, and the
 //! Python tool from the venv that `tests/cassandra/node.sh venv` maintains.
 
+pub mod astra;
 pub mod aws;
 pub mod azure;
 pub mod db;
@@ -540,7 +541,12 @@ pub fn alter_script(table: &str, n: usize) -> String {
 
 /// Starts `cassachange <args>` in the project with stdout and stderr piped.
 pub fn spawn(p: &DbProject, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = p.project.command(args);
+    spawn_in(&p.project, args, env)
+}
+
+/// Starts `cassachange <args>` in `project` with stdout and stderr piped.
+pub fn spawn_in(project: &Project, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = project.command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }

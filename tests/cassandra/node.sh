@@ -41,7 +41,7 @@ node.sh - local Apache Cassandra 5.0 test instances for cassachange
 Instances (each can run at the same time as the others):
   default  127.0.0.1:9042                       plain
   secure   127.0.0.5:9142                       implies --auth --mtls
-  cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3
+  cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3 --auth --mtls
   other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start
 EOF
 }
@@ -67,7 +67,7 @@ set_profile() {
   IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 SLOT=0
   case $name in
     default) IP_BASE=127.0.0.1 NATIVE_PORT=9042 STORAGE_PORT=7000 JMX_BASE=7199 ;;
-    cluster) IP_BASE=127.0.0.2 NATIVE_PORT=9043 STORAGE_PORT=7010 JMX_BASE=7210 IMPL_NODES=3 ;;
+    cluster) IP_BASE=127.0.0.2 NATIVE_PORT=9043 STORAGE_PORT=7010 JMX_BASE=7210 IMPL_NODES=3 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
     secure) IP_BASE=127.0.0.5 NATIVE_PORT=9142 STORAGE_PORT=7020 JMX_BASE=7220 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
     *)
       local f slot="" s used

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `cassachange` binary (and, for database topics, a real
 //! Cassandra node and the Python `cassachange==1.0.0`). One test binary of topic modules.
 
+mod astra;
 mod checksum_compat;
 mod cli_config;
 mod compat;

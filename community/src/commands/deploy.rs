@@ -12,6 +12,7 @@ use super::connect::{self, db_error};
 use crate::check::check;
 use crate::cli::DeployArgs;
 use crate::config::{DriftPolicy, Settings};
+use crate::cql::Target;
 use crate::edition::{Edition, EventType};
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
@@ -29,7 +30,7 @@ pub(crate) async fn run(
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
     let dry_run = args.dry_run || args.dry_run_output.is_some() || settings.dry_run;
-    let found = discover_off_runtime(settings.root_folder.clone()).await?;
+    let found = discover_off_runtime(settings.root_folder.clone(), settings.target()).await?;
     if found.forward.is_empty() {
         ui::warn(format_args!(
             "no migration scripts found in {}",
@@ -181,19 +182,19 @@ fn announce(plans: &[KeyspacePlan<'_>]) {
     }
 }
 
-async fn discover_off_runtime(root: PathBuf) -> Result<Discovery, UserError> {
-    tokio::task::spawn_blocking(move || discover_checked(&root))
+async fn discover_off_runtime(root: PathBuf, target: Target) -> Result<Discovery, UserError> {
+    tokio::task::spawn_blocking(move || discover_checked(&root, target))
         .await
         .map_err(|e| UserError::error(format!("discovering scripts failed: {e}")))?
 }
 
-/// Discovers scripts and refuses a tree that `validate` would fail.
-fn discover_checked(root: &Path) -> Result<Discovery, UserError> {
+/// Discovers scripts and refuses a tree that `validate` would fail (for `target`).
+fn discover_checked(root: &Path, target: Target) -> Result<Discovery, UserError> {
     let found = discover(root).map_err(|e| {
         UserError::error(e.to_string())
             .hint("set root_folder in cassachange.yml or pass --root-folder")
     })?;
-    let report = check(&found);
+    let report = check(&found, target);
     if report.errors() > 0 {
         let first: Vec<String> = report
             .findings

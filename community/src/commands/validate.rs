@@ -19,7 +19,7 @@ pub(crate) fn run(args: &ValidateArgs, settings: &Settings) -> Result<ExitStatus
         UserError::error(e.to_string())
             .hint("set root_folder in cassachange.yml or pass --root-folder")
     })?;
-    let report = check(&found);
+    let report = check(&found, settings.target());
     match args.format {
         Format::Text => print_text(&report, &root.display().to_string()),
         Format::Json => print_json(&report, &root.display().to_string()),

@@ -240,6 +240,9 @@ pub struct Settings {
     pub checksum_drift: DriftPolicy,
     /// Consistency of history reads and writes.
     pub history_consistency: HistoryConsistency,
+    /// Where scripts run, for `validate`'s target rules (`None`: decided by the
+    /// connection settings).
+    pub target: Option<crate::cql::Target>,
     /// Lock lease length.
     pub lock_ttl: Duration,
     /// How long to wait for a held lock (zero: fail at once).
@@ -588,6 +591,14 @@ impl Resolver {
             Some("error") => DriftPolicy::Error,
             _ => DriftPolicy::Warn,
         };
+        let target = match string(take("target"))
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("astra") => Some(crate::cql::Target::Astra),
+            Some("cassandra") => Some(crate::cql::Target::Cassandra),
+            _ => None,
+        };
         let history_consistency = match string(take("history_consistency"))
             .map(|s| s.to_ascii_lowercase())
             .as_deref()
@@ -640,6 +651,7 @@ impl Resolver {
             environment,
             checksum_drift,
             history_consistency,
+            target,
             lock_ttl,
             lock_wait,
             notifications,
@@ -839,6 +851,17 @@ impl Settings {
             ));
         }
         self.origins.insert(key, Origin::Secret(uri.to_string()));
+    }
+
+    /// Where scripts will run: the `target` setting, else AstraDB when a secure
+    /// connect bundle is configured, else Apache Cassandra.
+    pub fn target(&self) -> crate::cql::Target {
+        self.target
+            .unwrap_or(if self.secure_connect_bundle.is_some() {
+                crate::cql::Target::Astra
+            } else {
+                crate::cql::Target::Cassandra
+            })
     }
 
     /// True when `key` was filled from a secret manager.

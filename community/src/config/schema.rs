@@ -28,6 +28,8 @@ pub(crate) enum Ty {
     Consistency,
     /// `vault`, `ssm`, `asm` or `azure-keyvault`.
     Provider,
+    /// `cassandra` or `astra`.
+    Target,
     /// The `notifications` block.
     Notifications,
     /// The `secrets` block: config key → secret URI.
@@ -83,6 +85,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     key("tag", Ty::Str, None),
     key("environment", Ty::Str, Some("CASSACHANGE_ENV")),
     key("checksum_drift", Ty::DriftPolicy, None),
+    key("target", Ty::Target, Some("CASSACHANGE_TARGET")),
     key(
         "history_consistency",
         Ty::Consistency,
@@ -366,6 +369,17 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
                 show(v)
             )),
         },
+        Ty::Target => match scalar_str(v)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None if v.is_null() => Ok(()),
+            Some("cassandra" | "astra") => Ok(()),
+            _ => Err(format!(
+                "expected 'cassandra' or 'astra', found {}",
+                show(v)
+            )),
+        },
         Ty::Consistency => match scalar_str(v).map(|s| s.to_ascii_lowercase()).as_deref() {
             Some("quorum" | "each_quorum" | "local_quorum") => Ok(()),
             _ => Err(format!(
@@ -599,7 +613,7 @@ mod tests {
                 "cassandra: unknown key; known keys: hosts, port, username, password, astra_token, \
                  secure_connect_bundle, ssl, ssl_cafile, ssl_certfile, ssl_keyfile, ssl_verify_hostname, \
                  keyspace, keyspaces, history_keyspace, history_table, root_folder, timeout, verbose, \
-                 dry_run, tag, environment, checksum_drift, history_consistency, lock_ttl, lock_wait, \
+                 dry_run, tag, environment, checksum_drift, target, history_consistency, lock_ttl, lock_wait, \
                  notifications, \
                  secrets_provider, secrets, default_profile, profiles"
             ]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::lexer::{LexError, Pos, Token, TokenKind};
 use super::split::{batch_body, split, Statement};
+use super::target::Target;
 use crate::suggest;
 
 /// How serious a finding is.
@@ -59,6 +60,10 @@ pub enum Rule {
     Unreadable,
     /// `USE` in a migration: it switches the keyspace for the rest of that script only.
     UseStatement,
+    /// Something the deploy target refuses (`--target astra`: materialized views, …).
+    TargetUnsupported,
+    /// Something the deploy target ignores (AstraDB: most table options).
+    TargetIgnored,
 }
 
 impl Rule {
@@ -169,8 +174,13 @@ const ALTER_TYPE_SUBCOMMANDS: &[&str] = &["ADD", "ALTER", "RENAME"];
 const WITH_ONLY: &[&str] = &["WITH"];
 const BATCH_VERBS: &[&str] = &["INSERT", "UPDATE", "DELETE"];
 
-/// Lints one script's text.
+/// Lints one script's text for Apache Cassandra.
 pub fn lint_script(src: &str) -> ScriptLint {
+    lint_script_for(src, Target::Cassandra)
+}
+
+/// Lints one script's text, with the rules of `target` too.
+pub fn lint_script_for(src: &str, target: Target) -> ScriptLint {
     let mut out = ScriptLint::default();
     if src.trim().is_empty() {
         out.findings.push(Finding {
@@ -191,6 +201,7 @@ pub fn lint_script(src: &str) -> ScriptLint {
     };
     for stmt in &stmts[..complete] {
         lint_statement(stmt, &mut out.findings);
+        super::target::findings(target, stmt, &mut out.findings);
     }
     if let Some(err) = lex_err {
         out.findings.push(unterminated(err));

@@ -7,7 +7,9 @@
 mod lexer;
 mod lint;
 mod split;
+mod target;
 
 pub use lexer::{lex, LexError, Pos, Token, TokenKind};
-pub use lint::{lint_script, Finding, Rule, Severity};
+pub use lint::{lint_script, lint_script_for, Finding, Rule, Severity};
 pub use split::{split, Statement};
+pub use target::Target;

@@ -5,6 +5,7 @@
 //! Every failure becomes a [`DbError`] that names the host, keyspace or statement at
 //! fault and never a bound value (values may be secrets or user data).
 
+mod astra;
 mod tls;
 
 use std::collections::HashSet;
@@ -12,8 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::unprepared::Statement;
@@ -162,26 +165,14 @@ pub struct Db {
     session: Session,
     contact: String,
     prepared: Mutex<std::collections::HashMap<String, PreparedStatement>>,
+    /// The forwarders of an AstraDB session: they live as long as the session.
+    astra: Option<Arc<astra::Proxy>>,
 }
 
 impl Db {
     /// Opens a session for `settings` (plain, login, TLS), bounded in time.
     pub async fn connect(settings: &Settings) -> Result<Db, DbError> {
-        if settings.secure_connect_bundle.is_some() || settings.astra_token.is_some() {
-            return Err(DbError::Connect {
-                contact: "AstraDB".into(),
-                reason: "AstraDB secure connect bundles are not supported by this build yet".into(),
-                hint: "connect to Apache Cassandra with hosts/port, or use the Python tool for AstraDB for now".into(),
-            });
-        }
-        let contacts: Vec<String> = settings
-            .hosts
-            .iter()
-            .map(|h| host_port(h, settings.port))
-            .collect();
-        let contact = contacts.join(", ");
         let mut builder = SessionBuilder::new()
-            .known_nodes(&contacts)
             .connection_timeout(Duration::from_secs(5))
             .schema_agreement_timeout(Duration::from_secs(60))
             .keyspaces_to_fetch(
@@ -191,13 +182,95 @@ impl Db {
                     .chain(&settings.history_keyspace)
                     .map(|k| k.to_ascii_lowercase()),
             );
-        if let (Some(user), Some(pass)) = (&settings.username, &settings.password) {
-            builder = builder.user(user, pass.expose());
-        }
-        if settings.tls.enabled {
-            let config = tls::client_config(&settings.tls).map_err(DbError::Tls)?;
-            builder = builder.tls_context(Some(Arc::new(config)));
-        }
+        let (contact, astra) = match (&settings.secure_connect_bundle, &settings.astra_token) {
+            (Some(bundle), Some(token)) => {
+                let a = astra::prepare(bundle)
+                    .await
+                    .map_err(|reason| DbError::Connect {
+                        contact: "AstraDB".into(),
+                        reason,
+                        hint: format!(
+                            "check secure_connect_bundle (from {}) and the network",
+                            settings.origin("secure_connect_bundle")
+                        ),
+                    })?;
+                let mut nodes = Vec::new();
+                for id in &a.metadata.contact_points {
+                    nodes.push(a.proxy.forwarder(*id).await.map_err(|e| DbError::Connect {
+                        contact: "AstraDB".into(),
+                        reason: format!("cannot open a local forwarder ({e})"),
+                        hint: "check that this machine allows listening on 127.0.0.1".into(),
+                    })?);
+                }
+                let (user, pass) = astra::login(token);
+                builder = builder
+                    .known_nodes_addr(nodes)
+                    .address_translator(Arc::new(astra::Translator(a.proxy.clone())))
+                    .user(user, pass);
+                if let Some(dc) = a
+                    .metadata
+                    .local_dc
+                    .clone()
+                    .or(a.bundle.config.local_dc.clone())
+                {
+                    let policy = DefaultPolicy::builder()
+                        .prefer_datacenter(dc)
+                        .token_aware(true)
+                        .permit_dc_failover(true)
+                        .build();
+                    builder = builder.default_execution_profile_handle(
+                        ExecutionProfile::builder()
+                            .load_balancing_policy(policy)
+                            .build()
+                            .into_handle(),
+                    );
+                }
+                let contact = format!(
+                    "AstraDB {} (SNI proxy {})",
+                    a.bundle.config.host, a.metadata.sni_proxy
+                );
+                (contact, Some(a.proxy))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                let (set, missing, how) = if settings.secure_connect_bundle.is_some() {
+                    (
+                        "secure_connect_bundle",
+                        "astra_token",
+                        "ASTRA_TOKEN, --astra-token",
+                    )
+                } else {
+                    (
+                        "astra_token",
+                        "secure_connect_bundle",
+                        "ASTRA_SECURE_CONNECT_BUNDLE, --secure-connect-bundle",
+                    )
+                };
+                return Err(DbError::Connect {
+                    contact: "AstraDB".into(),
+                    reason: format!(
+                        "{set} is set (from {}) but {missing} is not: AstraDB needs both",
+                        settings.origin(set)
+                    ),
+                    hint: format!("set {missing} ({how}, or {missing} in cassachange.yml)"),
+                });
+            }
+            (None, None) => {
+                let contacts: Vec<String> = settings
+                    .hosts
+                    .iter()
+                    .map(|h| host_port(h, settings.port))
+                    .collect();
+                builder = builder.known_nodes(&contacts);
+                if let (Some(user), Some(pass)) = (&settings.username, &settings.password) {
+                    builder = builder.user(user, pass.expose());
+                }
+                if settings.tls.enabled {
+                    let config = tls::client_config(&settings.tls).map_err(DbError::Tls)?;
+                    builder = builder.tls_context(Some(Arc::new(config)));
+                }
+                (contacts.join(", "), None)
+            }
+        };
         let session = match tokio::time::timeout(CONNECT_TIMEOUT, builder.build()).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(connect_error(&contact, &e.to_string(), settings)),
@@ -213,7 +286,17 @@ impl Db {
             session,
             contact,
             prepared: Mutex::new(std::collections::HashMap::new()),
+            astra,
         })
+    }
+
+    /// The local forwarders of an AstraDB session (host id, address), for tests and
+    /// `--verbose`.
+    pub fn astra_forwarders(&self) -> Vec<(uuid::Uuid, std::net::SocketAddr)> {
+        self.astra
+            .as_ref()
+            .map(|p| p.forwarders())
+            .unwrap_or_default()
     }
 
     /// The contact points, for messages.
@@ -540,7 +623,13 @@ fn connect_error(contact: &str, reason: &str, settings: &Settings) -> DbError {
         || lower.contains("credentials")
         || lower.contains("password")
     {
-        if settings.username.is_none() {
+        if settings.astra_token.is_some() {
+            format!(
+                "AstraDB refused the application token (from {}): check astra_token / ASTRA_TOKEN \
+                 (an AstraCS:… token with a role that can use this database)",
+                origin("astra_token")
+            )
+        } else if settings.username.is_none() {
             "the cluster requires a login: set username and password (CASSANDRA_USERNAME / CASSANDRA_PASSWORD)".to_string()
         } else {
             format!(
