@@ -717,3 +717,8 @@ pub fn open_files(pid: u32) -> Vec<String> {
     }
     open
 }
+
+/// A statement that passes `validate` and the pre-flight (the server prepares it) but
+/// fails when executed: for tests of failed scripts.
+pub const RUNTIME_FAILURE: &str =
+    "CREATE TABLE IF NOT EXISTS fails_at_run (k int PRIMARY KEY) WITH default_time_to_live = -5;\n";

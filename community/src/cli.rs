@@ -119,6 +119,10 @@ pub struct DeployArgs {
     /// Wait up to this long for a held deploy lock (e.g. 30s, 5m) instead of failing
     #[arg(long, value_name = "DURATION")]
     pub lock_wait: Option<String>,
+    /// Skip the pre-flight (the server's parse of every pending statement and the
+    /// check against the live schema) that runs before the lock
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 /// `rollback`.

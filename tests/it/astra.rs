@@ -23,7 +23,7 @@ fn deploy_status_dry_run_rollback_repair_and_audit_through_the_sni_proxy() {
             "CREATE TABLE IF NOT EXISTS t2 (k int PRIMARY KEY);\n",
         )
         .script("U2__t2.cql", "DROP TABLE IF EXISTS t2;\n")
-        .script("V3__bad.cql", "INSERT INTO missing (k) VALUES (1);\n");
+        .script("V3__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     let before = a.router_log().len();
     let out = p.run(&["deploy", "--dry-run"]);
     assert_eq!(out.code, 0, "{}", out.all());

@@ -90,7 +90,18 @@ fn a_failed_script_is_recorded_stops_the_keyspace_and_repair_retries_it() {
     p.script("V1__users.cql", USERS)
         .script("V2__broken.cql", "CREATE TABLE IF NOT EXISTS t2 (k int PRIMARY KEY);\nINSERT INTO no_such_table (k) VALUES (1);\n")
         .script("V3__after.cql", "CREATE TABLE IF NOT EXISTS t3 (k int PRIMARY KEY);\n");
+    // The pre-flight would stop this deploy before anything runs; without it, the
+    // failure happens at run time.
     let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("pre-flight: 1 statement(s) would fail; nothing was deployed"),
+        "{}",
+        out.stderr
+    );
+    assert!(p.history().is_empty(), "nothing ran");
+    let out = p.run(&["deploy", "--no-preflight"]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         out.stdout.contains("[FAIL]    V2__broken.cql"),
@@ -536,4 +547,110 @@ fn a_pending_version_below_an_applied_one_runs_with_a_warning() {
         out.stderr
     );
     assert!(p.table_exists(p.ks(), "users"));
+}
+
+/// The pre-flight: the server's parse of every pending statement and the simulation of
+/// the live schema stop a deploy before its lock, with file, line and reason; a dry run
+/// shows the same findings, also in its JSON plan.
+#[test]
+fn the_pre_flight_stops_a_deploy_that_would_fail_before_anything_runs() {
+    let p = DbProject::new(plain(), "pre", 1, "");
+    p.script(
+        "V1__users.cql",
+        &format!("{USERS}CREATE TYPE addr (a int);\nCREATE INDEX users_name ON users (name);\n"),
+    );
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    // The linter accepts these; the server or the live schema does not.
+    p.script(
+        "V2__syntax.cql",
+        "CREATE TABLE IF NOT EXISTS fine (k int PRIMARY KEY);\n\
+         CREATE TABLE bad (k int PRIMARY KEY, v text DEFAULT 'x');\n\
+         INSERT INTO users (id, name) VALUES ('one', 'x');\n",
+    )
+    .script(
+        "V3__schema.cql",
+        "CREATE TABLE users (id int PRIMARY KEY);\n\
+         ALTER TABLE users ADD name text;\n\
+         ALTER TABLE users DROP nothing_here;\n\
+         CREATE TABLE t (k int PRIMARY KEY) WITH dclocal_read_repair_chance = 0.1;\n\
+         CREATE TABLE u (k int PRIMARY KEY, a frozen<no_such_type>);\n\
+         CREATE TABLE other_ks.t (k int PRIMARY KEY);\n\
+         CREATE TYPE addr (a int);\n\
+         CREATE INDEX users_name ON users (name);\n\
+         ALTER TABLE ghosts ADD x int;\n\
+         ALTER TABLE users RENAME nothing TO something;\n",
+    )
+    // Statements on what this deploy itself creates are not false alarms.
+    .script(
+        "V4__new.cql",
+        "CREATE TABLE IF NOT EXISTS fresh (k int PRIMARY KEY, v text);\n\
+         INSERT INTO fresh (k, v) VALUES (1, 'a');\n\
+         ALTER TABLE fresh ADD w int;\n\
+         UPDATE fresh SET w = 2 WHERE k = 1;\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let ks = p.ks();
+    for expected in [
+        "pre-flight: 12 statement(s) would fail; nothing was deployed:".to_string(),
+        "V2__syntax.cql:2: the server refuses it: line 1:".to_string(),
+        "no viable alternative at input 'DEFAULT'".to_string(),
+        "V2__syntax.cql:3: the server refuses it: Invalid STRING constant (one) for \"id\" of type int".to_string(),
+        format!("V3__schema.cql:1: table {ks}.users exists already; add IF NOT EXISTS or drop the statement (in {ks})"),
+        format!("V3__schema.cql:2: column name of {ks}.users exists already"),
+        format!("V3__schema.cql:3: column nothing_here of {ks}.users does not exist"),
+        "V3__schema.cql:4: table option 'dclocal_read_repair_chance' is unknown to this server".to_string(),
+        format!("V3__schema.cql:5: type {ks}.no_such_type does not exist (column a of {ks}.u)"),
+        "V3__schema.cql:6: keyspace other_ks does not exist".to_string(),
+        format!("V3__schema.cql:7: type {ks}.addr exists already"),
+        format!("V3__schema.cql:8: index {ks}.users_name exists already"),
+        format!("V3__schema.cql:9: table {ks}.ghosts does not exist"),
+        format!("V3__schema.cql:10: column nothing of {ks}.users does not exist (RENAME)"),
+    ] {
+        assert!(out.stderr.contains(&expected), "expected {expected:?} in:\n{}", out.stderr);
+    }
+    assert!(!out.stderr.contains("V4__new.cql"), "{}", out.stderr);
+    assert!(!p.table_exists(ks, "fine"), "the deploy applied nothing");
+    assert_eq!(p.history().len(), 1);
+    assert!(
+        p.run(&["repair", "--list"])
+            .stdout
+            .contains("Deploy lock: free"),
+        "it stopped before the lock"
+    );
+
+    let out = p.run(&["deploy", "--dry-run-output", "plan.json"]);
+    assert_eq!(
+        out.code,
+        1,
+        "a dry run with findings fails too: {}",
+        out.all()
+    );
+    assert!(
+        out.stdout
+            .contains("Pre-flight: 12 statement(s) would fail"),
+        "{}",
+        out.stdout
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.project.path().join("plan.json")).unwrap())
+            .unwrap();
+    let first = &plan["preflight"][0];
+    assert_eq!(first["script"], "V2__syntax.cql");
+    assert_eq!(first["line"], 2);
+    assert_eq!(plan["preflight"].as_array().map(Vec::len), Some(12));
+
+    // Without V2 and V3, the deploy runs, V4 included.
+    std::fs::remove_file(p.project.path().join("migrations/V2__syntax.cql")).unwrap();
+    std::fs::remove_file(p.project.path().join("migrations/V3__schema.cql")).unwrap();
+    let out = p.run(&["deploy", "--dry-run"]);
+    assert!(
+        out.stdout
+            .contains("Pre-flight: the server accepts every pending statement"),
+        "{}",
+        out.stdout
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("run 1 | skip 1"), "{}", out.stdout);
 }

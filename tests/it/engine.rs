@@ -96,7 +96,7 @@ fn a_closed_stdout_never_cuts_a_deploy() {
 fn a_closed_stderr_never_panics_and_the_failure_is_still_recorded() {
     let p = DbProject::new(plain(), "stderr", 1, "");
     p.script("V1__ok.cql", T1)
-        .script("V2__bad.cql", "INSERT INTO nope (k) VALUES (1);\n");
+        .script("V2__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     let mut child = p
         .project
         .command(&["deploy"])

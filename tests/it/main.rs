@@ -2,6 +2,7 @@
 //! Cassandra node and the Python `cassachange==1.0.0`). One test binary of topic modules.
 
 mod astra;
+mod baseline;
 mod checksum_compat;
 mod cli_config;
 mod compat;

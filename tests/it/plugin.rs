@@ -43,7 +43,7 @@ fn a_deploy_writes_the_audit_log_and_audit_reads_it_back() {
         "V1__users.cql",
         "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY);\n",
     )
-    .script("V2__bad.cql", "INSERT INTO nope (id) VALUES (1);\n")
+    .script("V2__bad.cql", cassachange_tests::RUNTIME_FAILURE)
     .script("A__a.cql", "SELECT * FROM system.local;\n");
     let (k0, k1) = (p.keyspaces[0].name.clone(), p.keyspaces[1].name.clone());
     let out = p.run(&["deploy", "--tag", "r7"]);
@@ -440,7 +440,7 @@ fn rollback_repair_and_forced_release_are_audited_too() {
         "CREATE TABLE IF NOT EXISTS a (k int PRIMARY KEY);\n",
     )
     .script("U1__a.cql", "DROP TABLE IF EXISTS a;\n")
-    .script("V2__bad.cql", "INSERT INTO nope (k) VALUES (1);\n");
+    .script("V2__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     assert_eq!(p.run(&["deploy"]).code, 1);
     assert_eq!(p.run(&["repair"]).code, 0);
     p.script(

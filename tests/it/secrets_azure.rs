@@ -200,10 +200,8 @@ fn a_deploy_over_mutual_tls_with_every_secret_from_key_vault_leaks_nothing() {
         "migrations/V2__slow.cql",
         cassachange_tests::alter_script("slow", 60),
     );
-    p.project.write(
-        "migrations/V3__bad.cql",
-        "INSERT INTO nope (k) VALUES (1);\n",
-    );
+    p.project
+        .write("migrations/V3__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     let env = kv.env_client_secret(&kv.client_id);
     let since = std::time::SystemTime::now() - Duration::from_secs(1);
     let mut cmd = p.project.command(&["-v", "deploy"]);

@@ -3,6 +3,7 @@
 //! record → release. `--dry-run` stops after the plan (no lock, no writes); both use
 //! the one pure `plan::deploy`, and a real deploy runs on the shared run driver.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -19,6 +20,7 @@ use crate::history::state::{HistoryRow, KeyspaceHistory};
 use crate::history::store::HistoryStore;
 use crate::outln;
 use crate::plan::{self, KeyspacePlan, Reason};
+use crate::preflight;
 use crate::run::{Action, Run, RunInfo, RunKind};
 use crate::scripts::{discover, Discovery};
 use crate::ui::{self, UserError};
@@ -40,26 +42,43 @@ pub(crate) async fn run(
     }
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
 
+    // The pre-flight plans from history read now (a deploy plans again under the lock).
+    let rows = table.read_all().await.map_err(|e| db_error(&e))?;
+    let preflight = if args.no_preflight {
+        None
+    } else {
+        let findings = preflight::check(&db, &plans(&found, &rows, &keyspaces))
+            .await
+            .map_err(|e| db_error(&e))?;
+        Some(findings)
+    };
+
     if dry_run {
-        let rows = table.read_all().await.map_err(|e| db_error(&e))?;
         let plans = plans(&found, &rows, &keyspaces);
         let drift_fatal = report_drift(&plans, settings.checksum_drift);
         print_dry_run(&plans, settings);
+        if let Some(findings) = &preflight {
+            print_preflight(findings);
+        }
         if let Some(path) = &args.dry_run_output {
-            let text = plan_json(&plans, settings);
+            let text = plan_json(&plans, settings, preflight.as_deref());
             let path = path.clone();
             let n = plans.iter().map(|p| p.steps.len()).sum::<usize>();
             tokio::task::spawn_blocking(move || write_plan_json(&path, &text, n))
                 .await
                 .map_err(|e| UserError::error(format!("writing the plan failed: {e}")))??;
         }
-        return Ok(if drift_fatal {
+        let preflight_fatal = preflight.is_some_and(|f| !f.is_empty());
+        return Ok(if drift_fatal || preflight_fatal {
             ExitStatus::Failure
         } else {
             ExitStatus::Success
         });
     }
 
+    if let Some(findings) = preflight.filter(|f| !f.is_empty()) {
+        return Err(preflight_failed(&findings).into());
+    }
     let info = RunInfo::new(settings, settings.tag.as_ref());
     let detail = format!("keyspaces={} tag={}", keyspaces.join(","), info.tag);
     let mut run =
@@ -265,7 +284,50 @@ fn print_dry_run(plans: &[KeyspacePlan<'_>], settings: &Settings) {
     }
 }
 
-fn plan_json(plans: &[KeyspacePlan<'_>], settings: &Settings) -> String {
+/// The pre-flight's findings, for the dry run.
+fn print_preflight(findings: &[preflight::Finding]) {
+    if findings.is_empty() {
+        outln!(
+            "Pre-flight: the server accepts every pending statement; none is predicted to fail."
+        );
+        return;
+    }
+    outln!(
+        "Pre-flight: {} statement(s) would fail; a deploy would stop before taking the lock:",
+        findings.len()
+    );
+    for f in findings {
+        outln!("  {}", f.describe());
+    }
+}
+
+fn preflight_failed(findings: &[preflight::Finding]) -> UserError {
+    let shown: Vec<String> = findings
+        .iter()
+        .take(20)
+        .map(preflight::Finding::describe)
+        .collect();
+    let more = findings.len().saturating_sub(shown.len());
+    let mut message = format!(
+        "pre-flight: {} statement(s) would fail; nothing was deployed:\n{}",
+        findings.len(),
+        shown.join("\n")
+    );
+    if more > 0 {
+        let _ = write!(
+            message,
+            "\n… and {more} more (cassachange deploy --dry-run lists them all)"
+        );
+    }
+    UserError::failure(message)
+        .hint("fix the scripts, or deploy with --no-preflight to run them anyway")
+}
+
+fn plan_json(
+    plans: &[KeyspacePlan<'_>],
+    settings: &Settings,
+    preflight: Option<&[preflight::Finding]>,
+) -> String {
     let actions: Vec<_> = plans
         .iter()
         .flat_map(|p| {
@@ -293,6 +355,22 @@ fn plan_json(plans: &[KeyspacePlan<'_>], settings: &Settings) -> String {
         "total_actions": actions.len(),
         "actions": actions,
     });
+    let mut doc = doc;
+    if let Some(findings) = preflight {
+        doc["preflight"] = serde_json::Value::Array(
+            findings
+                .iter()
+                .map(|f| {
+                    json!({
+                        "keyspace": f.keyspace,
+                        "script": f.file,
+                        "line": f.line,
+                        "reason": f.reason,
+                    })
+                })
+                .collect(),
+        );
+    }
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     crate::redact::redact(&text).into_owned()
 }

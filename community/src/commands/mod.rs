@@ -1,6 +1,7 @@
 //! Defines the commands, one file each; `run` dispatches to them.
 
 mod audit;
+mod baseline;
 pub(crate) mod connect;
 
 pub(crate) use connect::hostname;
@@ -48,11 +49,7 @@ pub fn run(
         Command::Status(args) => block_on(status::run(args, settings)),
         Command::Repair(args) => block_on(repair::run(args, settings, edition)),
         Command::Audit(args) => block_on(audit::run(args, settings, edition)),
-        Command::Baseline(_) => Err(UserError::error(
-            "'baseline' is not implemented yet in this build",
-        )
-        .hint("write the baseline V script by hand for now (CREATE … IF NOT EXISTS)")
-        .into()),
+        Command::Baseline(args) => block_on(baseline::run(args, settings)),
     }
 }
 

@@ -148,6 +148,32 @@ impl DbError {
     }
 }
 
+/// Why the server would not prepare a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrepareFailure {
+    /// A syntax error.
+    Syntax(String),
+    /// Invalid against the current schema (unknown table, column, type, …).
+    Invalid(String),
+    /// Refused by the server's configuration (unknown compaction class, disabled
+    /// feature, …).
+    Config(String),
+    /// Anything else (unreachable, unauthorized, …).
+    Other(String),
+}
+
+impl PrepareFailure {
+    /// The server's message.
+    pub fn message(&self) -> &str {
+        match self {
+            PrepareFailure::Syntax(m)
+            | PrepareFailure::Invalid(m)
+            | PrepareFailure::Config(m)
+            | PrepareFailure::Other(m) => m,
+        }
+    }
+}
+
 /// How long to wait for a first connection before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -330,6 +356,23 @@ impl Db {
             .await
             .insert(cql.to_string(), p.clone());
         Ok(p)
+    }
+
+    /// Asks the server to prepare `text` (parse and check it; nothing is executed).
+    pub async fn prepare_check(&self, text: &str) -> Result<(), PrepareFailure> {
+        use scylla::errors::{DbError as Server, PrepareError, RequestAttemptError};
+        match self.session.prepare(text).await {
+            Ok(_) => Ok(()),
+            Err(PrepareError::AllAttemptsFailed {
+                first_attempt: RequestAttemptError::DbError(kind, message),
+            }) => Err(match kind {
+                Server::SyntaxError => PrepareFailure::Syntax(message),
+                Server::Invalid => PrepareFailure::Invalid(message),
+                Server::ConfigError => PrepareFailure::Config(message),
+                other => PrepareFailure::Other(format!("{other}: {message}")),
+            }),
+            Err(e) => Err(PrepareFailure::Other(first_line(&e.to_string()))),
+        }
     }
 
     /// Runs a prepared statement with bound values at `LOCAL_QUORUM` and reads every
