@@ -21,6 +21,8 @@ pub struct Route {
     pub body: String,
     /// Extra response headers.
     pub headers: Vec<(String, String)>,
+    /// How long to wait before answering (a hanging endpoint).
+    pub delay: Duration,
 }
 
 impl Route {
@@ -32,7 +34,15 @@ impl Route {
             status: 200,
             body: body.into(),
             headers: Vec::new(),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// The same answer after `delay`.
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// The same answer with `status`.
@@ -134,6 +144,9 @@ fn serve(stream: TcpStream, routes: &[Route], seen: &Mutex<Vec<Request>>) -> std
     let route = routes
         .iter()
         .find(|r| (r.method == "*" || r.method == method) && path.starts_with(&r.path));
+    if let Some(r) = route {
+        std::thread::sleep(r.delay);
+    }
     let (status, body) = route.map_or((404, "not found"), |r| (r.status, r.body.as_str()));
     let mut extra = String::new();
     for (k, v) in route.map(|r| r.headers.as_slice()).unwrap_or_default() {

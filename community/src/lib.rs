@@ -14,6 +14,7 @@ pub mod execute;
 pub mod exit;
 pub mod history;
 pub mod interrupt;
+pub mod notify;
 pub mod par;
 pub mod plan;
 pub mod preflight;

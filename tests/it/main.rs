@@ -11,6 +11,7 @@ mod connect;
 mod corpus;
 mod deploy;
 mod engine;
+mod notify;
 mod plugin;
 mod rollback;
 mod secrets_aws;

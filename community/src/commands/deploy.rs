@@ -14,14 +14,14 @@ use crate::check::check;
 use crate::cli::DeployArgs;
 use crate::config::{DriftPolicy, Settings};
 use crate::cql::Target;
-use crate::edition::{Edition, EventType};
+use crate::edition::Edition;
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
 use crate::history::store::HistoryStore;
 use crate::outln;
 use crate::plan::{self, KeyspacePlan, Reason};
 use crate::preflight;
-use crate::run::{Action, Run, RunInfo, RunKind};
+use crate::run::{Action, Run, RunInfo, RunKind, Start};
 use crate::scripts::{discover, Discovery};
 use crate::ui::{self, UserError};
 
@@ -80,9 +80,13 @@ pub(crate) async fn run(
         return Err(preflight_failed(&findings).into());
     }
     let info = RunInfo::new(settings, settings.tag.as_ref());
-    let detail = format!("keyspaces={} tag={}", keyspaces.join(","), info.tag);
+    let start = Start {
+        audit: format!("keyspaces={} tag={}", keyspaces.join(","), info.tag),
+        notice: "deploy started".into(),
+        keyspaces: keyspaces.join(","),
+    };
     let mut run =
-        match Run::begin(RunKind::Deploy, settings, edition, db, &table, info, detail).await {
+        match Run::begin(RunKind::Deploy, settings, edition, db, &table, info, start).await {
             Ok(run) => run,
             Err(done) => return done,
         };
@@ -155,13 +159,7 @@ async fn run_keyspace(
             if run.settings().verbose {
                 outln!("[SKIP]    {:<44} {}", script.filename, step.reason.text());
             }
-            run.audit_script(
-                EventType::ScriptSkip,
-                step.reason.text(),
-                ks,
-                &script.filename,
-                "",
-            )?;
+            run.skip(ks, &script.filename, step.reason.text())?;
             continue;
         }
         if run

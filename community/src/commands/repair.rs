@@ -16,8 +16,9 @@ use crate::history::lock::{self, ForceRelease, LockInfo};
 use crate::history::state::{status, HistoryRow, KeyspaceHistory, State};
 use crate::history::store::{CqlLockStore, HistoryStore};
 use crate::history::table::lock_commit;
+use crate::notify::{Counts, Event, Notifier};
 use crate::outln;
-use crate::run::{Run, RunInfo, RunKind};
+use crate::run::{Run, RunInfo, RunKind, Start};
 use crate::timefmt::format_ms;
 use crate::ui::UserError;
 
@@ -68,7 +69,7 @@ pub(crate) async fn run(
         db,
         &table,
         info,
-        String::new(),
+        Start::default(),
     )
     .await
     {
@@ -99,6 +100,18 @@ async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> 
             &r.script,
             status::REPAIRED,
         )?;
+    }
+    if !failed.is_empty() {
+        let mut keyspaces: Vec<&str> = failed.iter().map(|(ks, _)| ks.as_str()).collect();
+        keyspaces.dedup();
+        let scripts: Vec<&str> = failed.iter().map(|(_, r)| r.script.as_str()).collect();
+        run.notify(
+            "repair",
+            keyspaces.join(","),
+            scripts.join(","),
+            status::REPAIRED,
+            format!("marked {} script(s) for retry", failed.len()),
+        );
     }
     outln!();
     outln!(
@@ -137,6 +150,20 @@ async fn release(
                     info.describe()
                 ),
             ))?;
+            let notifier = Notifier::new(settings, &run.run_id);
+            notifier.send(
+                &Event {
+                    name: "repair",
+                    keyspace: settings.keyspaces.join(","),
+                    detail: format!(
+                        "deploy lock force-released (was held by {})",
+                        info.locked_by
+                    ),
+                    ..Event::default()
+                },
+                Counts::default(),
+            );
+            notifier.finish().await;
             Ok(ExitStatus::Success)
         }
         ForceRelease::ChangedHands { was, now } => {

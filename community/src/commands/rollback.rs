@@ -16,7 +16,7 @@ use crate::history::state::{HistoryRow, KeyspaceHistory};
 use crate::history::store::HistoryStore;
 use crate::outln;
 use crate::plan::{self, RollbackTarget, UndoStep};
-use crate::run::{Action, Run, RunInfo, RunKind};
+use crate::run::{Action, Run, RunInfo, RunKind, Start};
 use crate::scripts::{discover, Script};
 use crate::ui::{self, UserError};
 use crate::version::Version;
@@ -70,12 +70,20 @@ pub(crate) async fn run(
     }
 
     let info = RunInfo::new(settings, args.tag.as_ref().or(settings.tag.as_ref()));
-    let detail = format!(
-        "keyspaces={} target={} tag={}",
-        keyspaces.join(","),
-        describe(&target),
-        info.tag
-    );
+    let start = Start {
+        audit: format!(
+            "keyspaces={} target={} tag={}",
+            keyspaces.join(","),
+            describe(&target),
+            info.tag
+        ),
+        // The original's text: the --target-version as given, or None.
+        notice: format!(
+            "target={}",
+            args.target_version.as_deref().unwrap_or("None")
+        ),
+        keyspaces: keyspaces.join(","),
+    };
     let mut run = match Run::begin(
         RunKind::Rollback,
         settings,
@@ -83,7 +91,7 @@ pub(crate) async fn run(
         db,
         &table,
         info,
-        detail,
+        start,
     )
     .await
     {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_yaml_ng::{Mapping, Value};
 
 use schema::{as_bool, as_duration, as_list, as_port, as_seconds, scalar_str, KEYS};
-pub use schema::{parse_duration, Problem, FILE_SECRET_KEYS};
+pub use schema::{channel_secret_index, parse_duration, Problem, FILE_SECRET_KEYS};
 
 /// The default configuration file, read from the working directory when present.
 pub const DEFAULT_CONFIG: &str = "cassachange.yml";
@@ -808,6 +808,27 @@ impl Settings {
     /// set the same key is reported. The value is registered with the redactor.
     pub fn apply_secret(&mut self, key: &str, uri: &str, value: String) {
         crate::redact::register(&value);
+        if let Some(i) = channel_secret_index(key) {
+            match self
+                .notifications
+                .as_mut()
+                .and_then(|n| n.channels.get_mut(i))
+            {
+                Some(ch) => {
+                    if ch.url.is_some() || ch.url_env.is_some() {
+                        self.warnings.push(format!(
+                            "secrets.{key} ({uri}) replaces the channel's own URL setting"
+                        ));
+                    }
+                    ch.url = Some(Secret::new(value));
+                    ch.url_env = None;
+                }
+                None => self.warnings.push(format!(
+                    "secrets.{key}: there is no notifications.channels[{i}]; the secret is unused"
+                )),
+            }
+            return;
+        }
         let Some(spec) = schema::spec(key) else {
             return;
         };

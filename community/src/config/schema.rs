@@ -117,6 +117,15 @@ pub(crate) const SECRET_TARGETS: &[&str] = &[
     "history_keyspace",
 ];
 
+/// The channel a `secrets` key `notifications.channels[N].webhook_url` fills (a
+/// webhook URL is a credential too).
+pub fn channel_secret_index(key: &str) -> Option<usize> {
+    key.strip_prefix("notifications.channels[")?
+        .strip_suffix("].webhook_url")?
+        .parse()
+        .ok()
+}
+
 /// Keys of `secrets` whose value is a file's content in base64 (file secrets).
 pub const FILE_SECRET_KEYS: &[&str] = &[
     "secure_connect_bundle",
@@ -477,8 +486,10 @@ pub(crate) fn check_config_map(path: &str, v: &Value, in_profile: bool, out: &mu
 fn check_secrets(path: &str, v: &Value, out: &mut Vec<Problem>) {
     for (k, val) in entries(path, v, out) {
         let p = join(path, &k);
-        if !SECRET_TARGETS.contains(&k.as_str()) {
-            out.push(unknown_key(path, &k, SECRET_TARGETS));
+        if !SECRET_TARGETS.contains(&k.as_str()) && channel_secret_index(&k).is_none() {
+            let mut known = SECRET_TARGETS.to_vec();
+            known.push("notifications.channels[N].webhook_url");
+            out.push(unknown_key(path, &k, &known));
         } else if !matches!(val, Value::String(s) if s.contains("://")) {
             out.push(problem(
                 &p,

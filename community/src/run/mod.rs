@@ -25,6 +25,7 @@ use crate::history::lock::{self, Lock, LockError, LOCK_KEY};
 use crate::history::state::{status, HistoryRow};
 use crate::history::store::CqlLockStore;
 use crate::history::table::{lock_commit, HistoryTable};
+use crate::notify::{Counts, Event, Notifier};
 use crate::outln;
 use crate::scripts::Script;
 use crate::ui::{self, UserError};
@@ -72,6 +73,15 @@ impl RunKind {
         }
     }
 
+    /// Notification events: start, success, failure (repair sends `repair` itself).
+    fn notices(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            RunKind::Deploy => Some(("deploy_start", "deploy_success", "deploy_failed")),
+            RunKind::Rollback => Some(("rollback_start", "rollback_success", "rollback_failed")),
+            RunKind::Repair => None,
+        }
+    }
+
     /// Start, success and failure events (repair has none: its REPAIR rows say it all).
     fn events(self) -> Option<(EventType, EventType, EventType)> {
         match self {
@@ -113,6 +123,18 @@ impl<'s> Action<'s> {
     }
 }
 
+/// How a run starts: the start event's audit detail, the start notification's detail
+/// (the original's text), and the keyspaces it works on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Start {
+    /// Detail of the DEPLOY_START / ROLLBACK_START audit event.
+    pub(crate) audit: String,
+    /// Detail of the `deploy_start` / `rollback_start` notification.
+    pub(crate) notice: String,
+    /// The keyspaces, joined with `,` (the notifications' `keyspace`).
+    pub(crate) keyspaces: String,
+}
+
 /// A run holding the deploy lock.
 pub(crate) struct Run<'a> {
     kind: RunKind,
@@ -124,6 +146,9 @@ pub(crate) struct Run<'a> {
     recorder: Recorder<'a, HistoryTable>,
     history: Vec<HistoryRow>,
     errors: usize,
+    counts: Counts,
+    keyspaces: String,
+    notifier: Notifier,
     summaries: Vec<String>,
 }
 
@@ -139,7 +164,7 @@ impl<'a> Run<'a> {
         db: Arc<Db>,
         table: &'a HistoryTable,
         info: RunInfo,
-        start_detail: String,
+        start: Start,
     ) -> Result<Run<'a>, Result<ExitStatus>> {
         let history_ks = table.keyspace().to_string();
         let commit = lock_commit(settings.history_consistency);
@@ -152,6 +177,7 @@ impl<'a> Run<'a> {
             Ok(lock) => lock,
             Err(e) => return Err(Err(e.into())),
         };
+        let notifier = Notifier::new(settings, &info.run_id);
         let mut run = Run {
             kind,
             settings,
@@ -162,18 +188,24 @@ impl<'a> Run<'a> {
             lock,
             history: Vec::new(),
             errors: 0,
+            counts: Counts::default(),
+            keyspaces: start.keyspaces,
+            notifier,
             summaries: Vec::new(),
         };
-        match run.open(start_detail).await {
+        match run.open(start.audit, start.notice).await {
             Ok(()) => Ok(run),
             Err(e) => Err(run.finish(Err(e)).await),
         }
     }
 
-    async fn open(&mut self, start_detail: String) -> Result<(), UserError> {
+    async fn open(&mut self, start_detail: String, notice: String) -> Result<(), UserError> {
         self.audit(EventType::LockAcquire, self.lock.info().locked_by.clone())?;
         if let Some((start, _, _)) = self.kind.events() {
             self.audit(start, start_detail)?;
+        }
+        if let Some((start, _, _)) = self.kind.notices() {
+            self.notify(start, self.keyspaces.clone(), String::new(), "", notice);
         }
         self.history = self
             .recorder
@@ -206,6 +238,38 @@ impl<'a> Run<'a> {
     /// Number of failed scripts so far.
     pub(crate) fn errors(&self) -> usize {
         self.errors
+    }
+
+    /// Starts sending a notification (returns at once; [`Run::finish`] waits).
+    pub(crate) fn notify(
+        &self,
+        name: &'static str,
+        keyspace: String,
+        script: String,
+        status: &str,
+        detail: String,
+    ) {
+        self.notifier.send(
+            &Event {
+                name,
+                keyspace,
+                script,
+                status: status.to_string(),
+                detail,
+            },
+            self.counts,
+        );
+    }
+
+    /// Counts a skipped script and audits it.
+    pub(crate) fn skip(
+        &mut self,
+        keyspace: &str,
+        script: &str,
+        reason: String,
+    ) -> Result<(), UserError> {
+        self.counts.skipped += 1;
+        self.audit_script(EventType::ScriptSkip, reason, keyspace, script, "")
     }
 
     /// Appends an audit event of this run (a no-op in the community edition); an
@@ -314,6 +378,7 @@ impl<'a> Run<'a> {
                     ),
                 };
                 outln!("{tag:<10}{:<44} {ms}ms  {line}", script.filename);
+                self.counts.run += 1;
                 self.audit_script(
                     EventType::ScriptRun,
                     event_detail,
@@ -385,6 +450,14 @@ impl<'a> Run<'a> {
         )])
         .await?;
         self.errors += 1;
+        self.counts.failed += 1;
+        self.notify(
+            "script_failed",
+            keyspace.to_string(),
+            script.filename.clone(),
+            "",
+            detail.clone(),
+        );
         self.audit_script(
             EventType::ScriptFailed,
             detail,
@@ -434,6 +507,21 @@ impl<'a> Run<'a> {
             };
             closing = self.audit(event, detail);
         }
+        if let Some((_, end, fail)) = self.kind.notices() {
+            // The original's detail, with why the run stopped when it did.
+            let tag = self.settings.tag.clone().unwrap_or_default();
+            let mut detail = format!("errors={} tag={tag}", self.errors);
+            if let Err(e) = &result {
+                detail.push_str(" stopped: ");
+                detail.push_str(e.message.lines().next().unwrap_or(""));
+            }
+            let (event, status) = if failed {
+                (fail, status::FAILED)
+            } else {
+                (end, status::SUCCESS)
+            };
+            self.notify(event, self.keyspaces.clone(), String::new(), status, detail);
+        }
         let Run {
             lock,
             summaries,
@@ -441,6 +529,7 @@ impl<'a> Run<'a> {
             info,
             errors,
             kind,
+            notifier,
             ..
         } = self;
         let released = lock.release().await;
@@ -463,6 +552,8 @@ impl<'a> Run<'a> {
         for line in &summaries {
             outln!("{line}");
         }
+        // Outstanding notifications, after the lock is released: bounded by their timeout.
+        notifier.finish().await;
         result?;
         closing?;
         if errors > 0 {
