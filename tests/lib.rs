@@ -86,6 +86,11 @@ fn place(from: &Path, to: &Path) {
 /// file beside it (enterprise), the way customers install them. Shared by the tests of
 /// one run; `name` distinguishes plugin variants.
 pub fn install(name: &str, plugin: Option<&Path>) -> PathBuf {
+    install_host(name, &built_bin(), plugin)
+}
+
+/// [`install`] with another build of the binary (a host variant).
+pub fn install_host(name: &str, host: &Path, plugin: Option<&Path>) -> PathBuf {
     use std::collections::HashMap;
     use std::sync::Mutex;
     static DONE: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
@@ -102,7 +107,7 @@ pub fn install(name: &str, plugin: Option<&Path>) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("install dir");
     let bin = dir.join(format!("cassachange{}", std::env::consts::EXE_SUFFIX));
-    place(&built_bin(), &bin);
+    place(host, &bin);
     if let Some(plugin) = plugin {
         let target = dir.join(plugin_file_name());
         place(plugin, &target);
@@ -131,6 +136,20 @@ pub fn enterprise_bin() -> PathBuf {
 /// provider), built on first use into a target folder of its own under the cache;
 /// returns the library's path.
 pub fn plugin_variant(features: &str) -> PathBuf {
+    variant("cassachange-enterprise", features, &plugin_file_name())
+}
+
+/// A test-only build of the binary with `features` (e.g. `sim-older-host`: an
+/// interface 1.0 host), built like [`plugin_variant`]; returns the binary's path.
+pub fn host_variant(features: &str) -> PathBuf {
+    variant(
+        "cassachange",
+        features,
+        &format!("cassachange{}", std::env::consts::EXE_SUFFIX),
+    )
+}
+
+fn variant(package: &str, features: &str, artifact: &str) -> PathBuf {
     use std::sync::Mutex;
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD
@@ -139,6 +158,7 @@ pub fn plugin_variant(features: &str) -> PathBuf {
     let target = cache_dir().join("plugin-variants-target");
     let out_dir = cache_dir()
         .join("plugin-variants")
+        .join(package)
         .join(if features.is_empty() {
             "none"
         } else {
@@ -150,7 +170,7 @@ pub fn plugin_variant(features: &str) -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "cassachange-enterprise",
+            package,
             "--no-default-features",
             "--features",
             features,
@@ -161,12 +181,12 @@ pub fn plugin_variant(features: &str) -> PathBuf {
         .expect("run cargo");
     assert!(
         status.success(),
-        "building the plugin with --features {features} failed"
+        "building {package} with --features {features} failed"
     );
     std::fs::create_dir_all(&out_dir).expect("variant dir");
-    let lib = out_dir.join(plugin_file_name());
-    std::fs::copy(target.join("debug").join(plugin_file_name()), &lib).expect("copy variant");
-    lib
+    let out = out_dir.join(artifact);
+    std::fs::copy(target.join("debug").join(artifact), &out).expect("copy variant");
+    out
 }
 
 /// The Python interpreter of the test venv, which has `cassachange==1.0.0` installed.

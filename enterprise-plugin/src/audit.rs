@@ -53,32 +53,63 @@ fn ensure_table(host: &HostRef<'_>, keyspace: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn insert(ks: &str) -> String {
+    format!(
+        "INSERT INTO {ks}.audit_log (event_time, run_id, event_type, operator, hostname, keyspace_name, \
+         script, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+}
+
+fn values(r: &AuditRecord) -> Vec<Value> {
+    let text = |s: &RString| Value::Text(s.clone());
+    vec![
+        Value::Timestamp(r.event_time_ms),
+        text(&r.run_id),
+        text(&r.event_type),
+        text(&r.operator),
+        text(&r.hostname),
+        text(&r.keyspace),
+        text(&r.script),
+        text(&r.status),
+        text(&r.detail),
+    ]
+}
+
 /// Appends one event.
 pub(crate) fn record(host: &HostRef<'_>, r: &AuditRecord) -> Result<(), String> {
     let ks = r.history_keyspace.as_str();
     check_name(ks)?;
     ensure_table(host, ks)?;
-    let text = |s: &RString| Value::Text(s.clone());
-    exec(
-        host,
-        &format!(
-            "INSERT INTO {ks}.audit_log (event_time, run_id, event_type, operator, hostname, keyspace_name, \
-             script, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ),
-        vec![
-            Value::Timestamp(r.event_time_ms),
-            text(&r.run_id),
-            text(&r.event_type),
-            text(&r.operator),
-            text(&r.hostname),
-            text(&r.keyspace),
-            text(&r.script),
-            text(&r.status),
-            text(&r.detail),
-        ],
-    )
-    .map(drop)
-    .map_err(|e| format!("writing {} to {ks}.audit_log: {e}", r.event_type))
+    exec(host, &insert(ks), values(r))
+        .map(drop)
+        .map_err(|e| format!("writing {} to {ks}.audit_log: {e}", r.event_type))
+}
+
+/// Appends several events, one row each, in one host call per history keyspace.
+pub(crate) fn record_batch(host: &HostRef<'_>, records: &[AuditRecord]) -> Result<(), String> {
+    let mut by_keyspace: Vec<(&str, Vec<&AuditRecord>)> = Vec::new();
+    for r in records {
+        let ks = r.history_keyspace.as_str();
+        match by_keyspace.iter_mut().find(|(k, _)| *k == ks) {
+            Some((_, list)) => list.push(r),
+            None => by_keyspace.push((ks, vec![r])),
+        }
+    }
+    for (ks, list) in by_keyspace {
+        check_name(ks)?;
+        ensure_table(host, ks)?;
+        let rows: RVec<RVec<Value>> = list.iter().map(|r| RVec::from(values(r))).collect();
+        host.execute_many(RStr::from_str(&insert(ks)), rows)
+            .into_result()
+            .map_err(|e| {
+                let first = list.first().map_or("", |r| r.event_type.as_str());
+                format!(
+                    "writing {} event(s) from {first} on to {ks}.audit_log: {e}",
+                    list.len()
+                )
+            })?;
+    }
+    Ok(())
 }
 
 struct Args {

@@ -65,6 +65,8 @@ pub fn get_library() -> Result<EnterpriseModRef, RBoxError> {
         commands,
         #[cfg(not(feature = "sim-older"))]
         run_command,
+        #[cfg(not(feature = "sim-older"))]
+        record_audit_batch,
         #[cfg(feature = "sim-newer")]
         self_check,
     }
@@ -104,6 +106,16 @@ extern "C" fn materialise_file_secret(
 
 extern "C" fn record_audit(host: HostRef<'_>, record: AuditRecord) -> RResult<(), RString> {
     guard("record_audit", || audit::record(&host, &record))
+}
+
+#[cfg(not(feature = "sim-older"))]
+extern "C" fn record_audit_batch(
+    host: HostRef<'_>,
+    records: RVec<AuditRecord>,
+) -> RResult<(), RString> {
+    guard("record_audit_batch", || {
+        audit::record_batch(&host, &records)
+    })
 }
 
 #[cfg(not(feature = "sim-older"))]

@@ -12,7 +12,12 @@ use crate::types::{Rows, Value};
 pub use self::services::{HostServices, HostServices_TO};
 
 /// `#[sabi_trait]` expands to unsafe impls; they are confined to this module.
-#[allow(unsafe_code, missing_docs, clippy::used_underscore_binding)]
+#[allow(
+    unsafe_code,
+    missing_docs,
+    clippy::used_underscore_binding,
+    clippy::cast_ptr_alignment
+)]
 mod services {
     use super::{sabi_trait, RResult, RStr, RString, RVec, Rows, Value};
 
@@ -26,6 +31,18 @@ mod services {
         /// Logs through the host's logger (0 error, 1 warn, 2 info, 3 debug, 4 trace).
         #[sabi(last_prefix_field)]
         fn log(&self, level: u8, message: RStr<'_>);
+
+        /// Runs one CQL write once per row of bound values; `Ok` when every row was
+        /// applied. The host may group rows into unlogged batches and overlap them. (1.2;
+        /// with a 1.0/1.1 host this default runs the rows one by one through `execute`.)
+        fn execute_many(&self, cql: RStr<'_>, rows: RVec<RVec<Value>>) -> RResult<(), RString> {
+            for values in rows {
+                if let RResult::RErr(e) = self.execute(cql, values) {
+                    return RResult::RErr(e);
+                }
+            }
+            RResult::ROk(())
+        }
     }
 }
 
@@ -39,6 +56,13 @@ pub trait Host: Send + Sync {
     fn execute(&self, cql: &str, values: Vec<Value>) -> Result<Rows, String>;
     /// Logs a message.
     fn log(&self, level: u8, message: &str);
+    /// Runs one CQL write once per row of bound values (the default: one by one).
+    fn execute_many(&self, cql: &str, rows: Vec<Vec<Value>>) -> Result<(), String> {
+        for values in rows {
+            self.execute(cql, values)?;
+        }
+        Ok(())
+    }
 }
 
 struct Adapter<'h>(&'h dyn Host);
@@ -55,6 +79,13 @@ impl HostServices for Adapter<'_> {
             self.0.log(level, message.as_str());
             Ok(())
         });
+    }
+
+    fn execute_many(&self, cql: RStr<'_>, rows: RVec<RVec<Value>>) -> RResult<(), RString> {
+        crate::guard("host callback execute_many", || {
+            self.0
+                .execute_many(cql.as_str(), rows.into_iter().map(RVec::into_vec).collect())
+        })
     }
 }
 

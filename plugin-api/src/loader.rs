@@ -272,6 +272,38 @@ impl Plugin {
             .map_err(RString::into_string)
     }
 
+    /// Appends several events of one run: in one call when the plugin has
+    /// `record_audit_batch` (interface 1.2), else one `record_audit` per event.
+    pub fn record_audit_batch(
+        &self,
+        host: &dyn Host,
+        records: Vec<AuditRecord>,
+    ) -> Result<(), String> {
+        #[cfg(not(feature = "sim-older"))]
+        if let Some(f) = self.module.record_audit_batch() {
+            let records: RVec<AuditRecord> = records.into_iter().collect();
+            return with_host(host, |h| f(h, records))
+                .into_result()
+                .map_err(RString::into_string);
+        }
+        for record in records {
+            self.record_audit(host, record)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the plugin writes a batch of audit events in one call (interface 1.2).
+    pub fn batches_audit(&self) -> bool {
+        #[cfg(not(feature = "sim-older"))]
+        {
+            self.module.record_audit_batch().is_some()
+        }
+        #[cfg(feature = "sim-older")]
+        {
+            false
+        }
+    }
+
     /// The extra subcommands, or `None` when the plugin predates them (interface 1.0).
     pub fn commands(&self) -> Option<Vec<CommandInfo>> {
         #[cfg(not(feature = "sim-older"))]

@@ -21,7 +21,7 @@ pub(crate) const VERSION: &str = "1.0.0";
     not(feature = "sim-major2"),
     not(feature = "sim-older")
 ))]
-pub(crate) const VERSION: &str = "1.2.0";
+pub(crate) const VERSION: &str = "1.3.0";
 #[cfg(not(any(feature = "sim-major2", feature = "sim-older", feature = "sim-newer")))]
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -75,7 +75,14 @@ mod root {
             args: RVec<RString>,
         ) -> RResult<CommandOutput, RString>,
 
-        /// A test-only capability of a simulated newer interface. (1.2)
+        /// Appends several events of one run to the audit log through the host, in one
+        /// go (the host groups and overlaps the writes). An older plugin lacks it: the
+        /// host then calls `record_audit` once per event. (1.2)
+        #[cfg(not(feature = "sim-older"))]
+        pub record_audit_batch:
+            extern "C" fn(host: HostRef<'_>, records: RVec<AuditRecord>) -> RResult<(), RString>,
+
+        /// A test-only capability of a simulated newer interface. (1.3)
         #[cfg(feature = "sim-newer")]
         pub self_check: extern "C" fn() -> RString,
     }

@@ -5,9 +5,11 @@ cassachange 1.0.0, same node, same run:
 
   (a) a 100-script DDL deploy into an empty keyspace; also a bare loop running the
       same statements with the scylla driver and nothing else (our overhead);
-  (b) a no-op deploy over 20 keyspaces with 100 applied scripts each.
+  (b) a no-op deploy over 20 and 200 keyspaces with 100 applied scripts each.
 
-Prints wall times, peak RSS and ratios. Usage: tests/bench/deploy.py [--runs 3]
+Prints wall times, peak RSS and ratios, for the community binary, the binary with the
+plugin beside it (audit log on), the Python tool and the bare loop.
+Usage: tests/bench/deploy.py [--runs 3] [--keyspaces 20,200] [--skip-ddl] [--skip-python]
 """
 import argparse
 import os
@@ -60,70 +62,103 @@ def project(root, keyspaces, history, scripts):
             f.write(body)
 
 
+def install_enterprise(work, ours, plugin):
+    """The release binary with the release plugin beside it, as customers install it."""
+    d = os.path.join(work, "enterprise")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(ours, os.path.join(d, "cassachange"))
+    shutil.copy(plugin, os.path.join(d, os.path.basename(plugin)))
+    return os.path.join(d, "cassachange")
+
+
+def report(title, rows, order):
+    med = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
+    rss = {k: max(r for _, r in v) for k, v in rows.items()}
+    print(title)
+    for label, k in order:
+        print(f"    {label:<30} {med[k]:7.2f} s  {rss[k] / 1024:6.1f} MiB")
+    return med, rss
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keyspaces", default="20,200", help="no-op deploy sizes (keyspaces)")
+    ap.add_argument("--skip-ddl", action="store_true")
+    ap.add_argument("--skip-python", action="store_true")
     args = ap.parse_args()
     env = {**os.environ, "CARGO_TARGET_DIR": TARGET}
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "cassachange", "-p", "cassachange-tests",
                     "--example", "bare_loop"], cwd=REPO, check=True, env=env)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "cassachange"], cwd=REPO, check=True, env=env)
+    # The plugin without secret providers: the audit log is what costs a deploy.
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "cassachange-enterprise",
+                    "--no-default-features"], cwd=REPO, check=True, env=env)
     ours = os.path.join(TARGET, "release", "cassachange")
     bare = os.path.join(TARGET, "release", "examples", "bare_loop")
+    plugin = os.path.join(TARGET, "release", "libcassachange_enterprise.so")
     python_tool = os.path.join(sh(NODE, "venv").strip(), "cassachange")
     sh(NODE, "start")
     work = tempfile.mkdtemp(prefix="cassachange-bench-")
+    enterprise = install_enterprise(work, ours, plugin)
+    tools = {"ours": [ours], "enterprise": [enterprise], "python": [python_tool]}
+    if args.skip_python:
+        del tools["python"]
     try:
-        ddl = [(f"V1.{i}.0__table_{i}.cql", f"CREATE TABLE IF NOT EXISTS t_{i} (id uuid PRIMARY KEY, v text, n int);\n")
-               for i in range(100)]
-        rows = {"ours": [], "python": [], "bare": []}
-        for run in range(args.runs):
-            for tool in ("ours", "python", "bare"):
-                ks, hist = f"bench_a_{tool}", f"bench_a_{tool}_h"
-                keyspace(ks)
-                keyspace(hist)
-                root = os.path.join(work, f"a_{tool}")
-                project(root, [ks], hist, ddl)
-                if tool == "ours":
-                    rows[tool].append(timed([ours, "deploy"], root))
-                elif tool == "python":
-                    rows[tool].append(timed([python_tool, "deploy"], root))
-                else:
-                    files = [os.path.join(root, "migrations", n) for n, _ in ddl]
-                    rows[tool].append(timed([bare, "127.0.0.1:9042", ks] + files, root))
-                cql(f"DROP KEYSPACE {ks}")
-                cql(f"DROP KEYSPACE {hist}")
-        med = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
-        rss = {k: max(r for _, r in v) for k, v in rows.items()}
-        print(f"(a) 100-script DDL deploy into an empty keyspace, {args.runs} runs each (median wall, peak RSS)")
-        for label, k in [("cassachange (Rust)", "ours"), ("cassachange 1.0.0 (Python)", "python"),
-                         ("bare scylla loop", "bare")]:
-            print(f"    {label:<28} {med[k]:7.2f} s  {rss[k] / 1024:6.1f} MiB")
-        print(f"    Python / ours: {med['python'] / med['ours']:.2f}x;  ours / bare loop: {med['ours'] / med['bare']:.2f}x "
-              f"(our overhead: {1000 * (med['ours'] - med['bare']) / 100:.1f} ms per script)")
+        if not args.skip_ddl:
+            ddl = [(f"V1.{i}.0__table_{i}.cql",
+                    f"CREATE TABLE IF NOT EXISTS t_{i} (id uuid PRIMARY KEY, v text, n int);\n")
+                   for i in range(100)]
+            rows = {k: [] for k in list(tools) + ["bare"]}
+            for run in range(args.runs):
+                for tool in rows:
+                    ks, hist = f"bench_a_{tool}", f"bench_a_{tool}_h"
+                    keyspace(ks)
+                    keyspace(hist)
+                    root = os.path.join(work, f"a_{tool}")
+                    project(root, [ks], hist, ddl)
+                    if tool == "bare":
+                        files = [os.path.join(root, "migrations", n) for n, _ in ddl]
+                        rows[tool].append(timed([bare, "127.0.0.1:9042", ks] + files, root))
+                    else:
+                        rows[tool].append(timed(tools[tool] + ["deploy"], root))
+                    cql(f"DROP KEYSPACE {ks}")
+                    cql(f"DROP KEYSPACE {hist}")
+            order = [("cassachange (Rust, community)", "ours"), ("cassachange + plugin", "enterprise"),
+                     ("cassachange 1.0.0 (Python)", "python"), ("bare scylla loop", "bare")]
+            med, _ = report(f"(a) 100-script DDL deploy into an empty keyspace, {args.runs} runs each "
+                            "(median wall, peak RSS)", rows, [o for o in order if o[1] in rows])
+            print(f"    ours / bare loop: {med['ours'] / med['bare']:.2f}x "
+                  f"({1000 * (med['ours'] - med['bare']) / 100:.1f} ms per script); "
+                  f"with the plugin: {med['enterprise'] / med['bare']:.2f}x")
+            if "python" in med:
+                print(f"    Python / ours: {med['python'] / med['ours']:.2f}x")
 
-        # (b) no-op deploy over 20 keyspaces with 100 applied scripts each
-        kss = [f"bench_b_{i}" for i in range(20)]
-        hist = "bench_b_h"
-        for ks in kss + [hist]:
-            keyspace(ks)
+        # (b) no-op deploys over N keyspaces with 100 applied scripts each
         scripts = [("V0.0.1__table.cql", "CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY, v text);\n")]
-        scripts += [(f"V1.{i}.0__row_{i}.cql", f"INSERT INTO t (id, v) VALUES ({i}, 'row {i}');\n") for i in range(99)]
-        root = os.path.join(work, "b")
-        project(root, kss, hist, scripts)
-        timed([ours, "deploy"], root)  # apply everything once
-        b = {"ours": [], "python": []}
-        for _ in range(args.runs):
-            b["ours"].append(timed([ours, "deploy"], root))
-            b["python"].append(timed([python_tool, "deploy"], root))
-        bmed = {k: statistics.median(w for w, _ in v) for k, v in b.items()}
-        brss = {k: max(r for _, r in v) for k, v in b.items()}
-        print(f"(b) no-op deploy, 20 keyspaces x 100 applied scripts, {args.runs} runs each")
-        print(f"    {'cassachange (Rust)':<28} {bmed['ours']:7.2f} s  {brss['ours'] / 1024:6.1f} MiB")
-        print(f"    {'cassachange 1.0.0 (Python)':<28} {bmed['python']:7.2f} s  {brss['python'] / 1024:6.1f} MiB")
-        print(f"    Python / ours: {bmed['python'] / bmed['ours']:.1f}x")
-        for ks in kss + [hist]:
-            cql(f"DROP KEYSPACE {ks}")
+        scripts += [(f"V1.{i}.0__row_{i}.cql", f"INSERT INTO t (id, v) VALUES ({i}, 'row {i}');\n")
+                    for i in range(99)]
+        for n in [int(x) for x in args.keyspaces.split(",") if x]:
+            kss = [f"bench_b{n}_{i}" for i in range(n)]
+            hist = f"bench_b{n}_h"
+            for ks in kss + [hist]:
+                keyspace(ks)
+            root = os.path.join(work, f"b{n}")
+            project(root, kss, hist, scripts)
+            timed([ours, "deploy", "--no-preflight"], root)  # apply everything once
+            b = {k: [] for k in tools}
+            for _ in range(args.runs):
+                for tool, cmd in tools.items():
+                    b[tool].append(timed(cmd + ["deploy"], root))
+            order = [("cassachange (Rust, community)", "ours"), ("cassachange + plugin", "enterprise"),
+                     ("cassachange 1.0.0 (Python)", "python")]
+            bmed, _ = report(f"(b) no-op deploy, {n} keyspaces x 100 applied scripts, {args.runs} runs each",
+                             b, [o for o in order if o[1] in b])
+            if "python" in bmed:
+                print(f"    Python / ours: {bmed['python'] / bmed['ours']:.1f}x; "
+                      f"Python / with the plugin: {bmed['python'] / bmed['enterprise']:.1f}x")
+            for ks in kss + [hist]:
+                cql(f"DROP KEYSPACE {ks}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

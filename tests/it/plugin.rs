@@ -6,8 +6,29 @@ use std::path::{Path, PathBuf};
 
 use cassachange_tests::db::plain;
 use cassachange_tests::{
-    built_plugin, enterprise_bin, install, plugin_variant, DbProject, Project,
+    built_plugin, enterprise_bin, host_variant, install, install_host, plugin_variant, DbProject,
+    Project,
 };
+
+/// The event types of the latest run in `history_ks.audit_log`, in order.
+fn audit_events(history_ks: &str) -> Vec<String> {
+    let text = |v: &Option<scylla::value::CqlValue>| cassachange_tests::db::text(v);
+    let mut rows: Vec<(String, String, String)> = plain()
+        .rows(&format!(
+            "SELECT run_id, event_time, event_type FROM {history_ks}.audit_log"
+        ))
+        .iter()
+        .map(|r| (text(&r[1]), text(&r[0]), text(&r[2])))
+        .collect();
+    rows.sort();
+    let Some(last) = rows.last().map(|r| r.1.clone()) else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter(|r| r.1 == last)
+        .map(|r| r.2)
+        .collect()
+}
 
 fn version_line(bin: PathBuf) -> (i32, String, String) {
     let out = Project::new().with_bin(bin).run(&["--version"]);
@@ -21,7 +42,7 @@ fn version_names_the_edition() {
     assert_eq!(
         stdout,
         format!(
-            "cassachange {v} (enterprise {v}; plugin interface 1.1.0; providers: vault, aws, azure)\n",
+            "cassachange {v} (enterprise {v}; plugin interface 1.2.0; providers: vault, aws, azure)\n",
             v = env!("CARGO_PKG_VERSION")
         )
     );
@@ -166,7 +187,7 @@ fn a_failed_audit_write_stops_the_run_loudly() {
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         out.stderr
-            .contains("error: the audit log write failed (LOCK_ACQUIRE)"),
+            .contains("error: the audit log write failed (LOCK_ACQUIRE"),
         "{}",
         out.stderr
     );
@@ -324,7 +345,7 @@ fn a_plugin_of_another_interface_major_is_refused_naming_both_versions() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains(
-            "was built for plugin interface 2.0.0, but this cassachange provides interface 1.1.0"
+            "was built for plugin interface 2.0.0, but this cassachange provides interface 1.2.0"
         ),
         "{err}"
     );
@@ -378,11 +399,40 @@ fn version_skew_works_both_ways_within_a_major() {
         out.stderr
     );
 
-    // Older host (1.1) + newer plugin (1.2, one capability more): loads and works.
+    // An interface 1.0 host + this plugin (1.2, with audit batches): loads; the host
+    // writes one event per call; every event is there.
+    let old_host = install_host(
+        "old-host",
+        &host_variant("sim-older-host"),
+        Some(&built_plugin()),
+    );
+    let (code, stdout, stderr) = version_line(old_host.clone());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("plugin interface 1.2.0"), "{stdout}");
+    p.project.use_bin(old_host);
+    p.script(
+        "V2__more.cql",
+        "CREATE TABLE IF NOT EXISTS more (id int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let events = audit_events(&p.history.name);
+    for e in [
+        "LOCK_ACQUIRE",
+        "DEPLOY_START",
+        "SCRIPT_SKIP",
+        "SCRIPT_RUN",
+        "DEPLOY_END",
+        "LOCK_RELEASE",
+    ] {
+        assert!(events.iter().any(|x| x == e), "{e} missing: {events:?}");
+    }
+
+    // Older host (1.2) + newer plugin (1.3, one capability more): loads and works.
     let newer = install("newer", Some(&plugin_variant("sim-newer")));
     let (code, stdout, stderr) = version_line(newer.clone());
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("plugin interface 1.2.0"), "{stdout}");
+    assert!(stdout.contains("plugin interface 1.3.0"), "{stdout}");
     p.project.use_bin(newer);
     let out = p.run(&["audit", "--limit", "1"]);
     assert_eq!(out.code, 0, "{}", out.all());

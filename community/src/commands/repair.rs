@@ -150,6 +150,7 @@ async fn release(
                     info.describe()
                 ),
             ))?;
+            edition.flush_audit()?;
             let notifier = Notifier::new(settings, &run.run_id);
             notifier.send(
                 &Event {

@@ -436,6 +436,37 @@ impl Db {
         Ok(())
     }
 
+    /// Runs one prepared write once per row of `rows`, as one unlogged batch at
+    /// `LOCAL_QUORUM` (one round trip; atomic when the rows share a partition).
+    pub async fn write_many(
+        &self,
+        what: &str,
+        cql: &str,
+        rows: Vec<Values>,
+    ) -> Result<(), DbError> {
+        let p = self.prepare(cql, what).await?;
+        if let [values] = rows.as_slice() {
+            let mut p = p;
+            p.set_consistency(Consistency::LocalQuorum);
+            return self
+                .session
+                .execute_unpaged(&p, values)
+                .await
+                .map(drop)
+                .map_err(|e| classify(what, &e));
+        }
+        let mut batch = Batch::new(BatchType::Unlogged);
+        for _ in &rows {
+            batch.append_statement(p.clone());
+        }
+        batch.set_consistency(Consistency::LocalQuorum);
+        self.session
+            .batch(&batch, rows)
+            .await
+            .map(drop)
+            .map_err(|e| classify(what, &e))
+    }
+
     /// Runs prepared writes as one logged batch at `cl`: all of them are applied or,
     /// after a failure, none or (the batch log replays it) all.
     pub async fn batch_at(

@@ -32,8 +32,15 @@ pub trait Edition: Sync {
     fn attach(&self, db: Arc<Db>, history_keyspace: &str);
 
     /// Appends an audit event (enterprise); the community edition records nothing.
-    /// An error here is loud: the caller stops the run.
+    /// Events may be held until [`Edition::flush_audit`]; an error here or there is
+    /// loud: the caller stops the run.
     fn audit(&self, event: &AuditEvent) -> Result<(), UserError>;
+
+    /// Writes the audit events held so far (one row each). The run calls it before each
+    /// script runs and at its end, so no step runs after an audit write failed.
+    fn flush_audit(&self) -> Result<(), UserError> {
+        Ok(())
+    }
 
     /// Names of the extra subcommands this edition provides.
     fn commands(&self) -> Vec<String>;

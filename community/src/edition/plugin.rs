@@ -21,6 +21,40 @@ use crate::ui::UserError;
 pub(super) struct PluginEdition {
     plugin: Plugin,
     attached: Mutex<Option<Attached>>,
+    /// Audit events not written yet (see [`Edition::flush_audit`]).
+    pending: Mutex<Vec<AuditRecord>>,
+}
+
+/// An audit event time in ms, strictly increasing within the process: events share the
+/// run's partition and are keyed by their time, so two in the same millisecond must
+/// not overwrite each other.
+fn audit_time() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = crate::timefmt::now_ms();
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => prev = seen,
+        }
+    }
+}
+
+/// Bound values per unlogged batch in `execute_many`: under Cassandra's default
+/// `batch_size_warn_threshold` (5 KiB).
+const BATCH_BYTES: usize = 4 * 1024;
+/// Audit events held before they are written anyway (bounds memory on huge runs).
+const MAX_HELD: usize = 2_000;
+/// Batches in flight at once in `execute_many`.
+const BATCHES_IN_FLIGHT: usize = 16;
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Text(s) => s.len() + 4,
+        _ => 12,
+    }
 }
 
 #[derive(Clone)]
@@ -157,6 +191,37 @@ impl Host for HostImpl {
         })
     }
 
+    fn execute_many(&self, cql: &str, rows: Vec<Vec<Value>>) -> Result<(), String> {
+        use futures_util::stream::TryStreamExt;
+        let a = self.0.as_ref().ok_or("no database session is open yet")?;
+        // Group rows into unlogged batches under the size threshold, then run a few
+        // batches at once. Each row is an idempotent write: a failure is reported, and
+        // the caller stops.
+        let mut groups: Vec<Vec<crate::db::Values>> = Vec::new();
+        let mut size = 0usize;
+        for row in rows {
+            let bytes: usize = row.iter().map(value_size).sum();
+            if groups.is_empty() || size + bytes > BATCH_BYTES {
+                groups.push(Vec::new());
+                size = 0;
+            }
+            size += bytes;
+            if let Some(g) = groups.last_mut() {
+                g.push(row.into_iter().map(to_cql).collect());
+            }
+        }
+        let db = &a.db;
+        a.handle.block_on(async {
+            futures_util::stream::iter(groups.into_iter().map(Ok))
+                .try_for_each_concurrent(BATCHES_IN_FLIGHT, |group| async move {
+                    db.write_many("enterprise plugin statement", cql, group)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+                .await
+        })
+    }
+
     fn log(&self, level: u8, message: &str) {
         match level {
             0 => tracing::error!(target: "cassachange::plugin", "{message}"),
@@ -203,6 +268,7 @@ impl PluginEdition {
         Ok(PluginEdition {
             plugin,
             attached: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -276,6 +342,7 @@ impl Edition for PluginEdition {
     }
 
     fn audit(&self, event: &AuditEvent) -> Result<(), UserError> {
+        static HOSTNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let host = self.host();
         let history_keyspace = host
             .0
@@ -285,18 +352,53 @@ impl Edition for PluginEdition {
         let detail = crate::redact::redact(&event.detail);
         let record = AuditRecord {
             history_keyspace: history_keyspace.into(),
-            event_time_ms: crate::timefmt::now_ms(),
+            event_time_ms: audit_time(),
             run_id: event.run_id.as_str().into(),
             event_type: event.event_type.as_str().into(),
             operator: event.operator.as_str().into(),
-            hostname: crate::commands::hostname().into(),
+            hostname: HOSTNAME
+                .get_or_init(crate::commands::hostname)
+                .as_str()
+                .into(),
             keyspace: event.keyspace.as_str().into(),
             script: event.script.as_str().into(),
             status: event.status.as_str().into(),
             detail: detail.as_ref().into(),
         };
-        off_runtime(|| self.plugin.record_audit(&host, record)).map_err(|e| {
-            UserError::failure(format!("the audit log write failed ({}): {e}", event.event_type.as_str()))
+        let held = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.push(record);
+            pending.len()
+        };
+        // A plugin without batches writes each event at once, as before; a long run of
+        // held events (skips over many keyspaces) is written in bounded chunks.
+        if !self.plugin.batches_audit() || held >= MAX_HELD {
+            self.flush_audit()?;
+        }
+        Ok(())
+    }
+
+    fn flush_audit(&self) -> Result<(), UserError> {
+        let records = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if records.is_empty() {
+            return Ok(());
+        }
+        let what = match records.as_slice() {
+            [one] => one.event_type.to_string(),
+            [first, rest @ ..] => format!("{} and {} later event(s)", first.event_type, rest.len()),
+            [] => String::new(),
+        };
+        let host = self.host();
+        off_runtime(|| self.plugin.record_audit_batch(&host, records)).map_err(|e| {
+            UserError::failure(format!("the audit log write failed ({what}): {e}"))
                 .hint("the run stopped here, before its next step; what already ran is recorded in change_history")
                 .hint("fix the audit log's keyspace or permissions, then run the command again")
                 .status(ExitStatus::Failure)

@@ -342,6 +342,9 @@ impl<'a> Run<'a> {
                 &format!("stopped before {} in {keyspace}", script.filename),
             )
         })?;
+        // Every event so far is written before the script runs: no step runs after a
+        // failed audit write.
+        self.edition.flush_audit()?;
         self.db.use_keyspace(keyspace).await.map_err(|e| {
             db_error(&e)
                 .hint(format!("stopped before {}", script.filename))
@@ -548,6 +551,10 @@ impl<'a> Run<'a> {
                 "could not release the deploy lock: {e}; it expires after its TTL \
                  (or free it now with `cassachange repair --release-lock`)"
             )),
+        }
+        let flushed = edition.flush_audit();
+        if closing.is_ok() {
+            closing = flushed;
         }
         for line in &summaries {
             outln!("{line}");
