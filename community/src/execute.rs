@@ -130,16 +130,16 @@ pub fn outcome_row(
 ) -> HistoryRow {
     HistoryRow {
         installed_on: 0,
-        script: script.filename.clone(),
+        script: script.filename.as_str().into(),
         script_type: Some(script.kind.as_str().into()),
-        version: script.version.as_ref().map(ToString::to_string),
-        description: Some(script.description.clone()),
-        checksum: Some(script.checksum.clone()),
+        version: script.version.as_ref().map(|v| v.to_string().into()),
+        description: Some(script.description.as_str().into()),
+        checksum: Some(script.checksum.as_str().into()),
         execution_time: Some(i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX)),
         status: Some(if ok { status::SUCCESS } else { status::FAILED }.into()),
-        installed_by: Some(run.operator.clone()),
-        keyspace_name: Some(keyspace.to_string()),
-        tag: Some(run.tag.clone()),
-        run_id: Some(run.run_id.clone()),
+        installed_by: Some(run.operator.as_str().into()),
+        keyspace_name: Some(keyspace.into()),
+        tag: Some(run.tag.as_str().into()),
+        run_id: Some(run.run_id.as_str().into()),
     }
 }

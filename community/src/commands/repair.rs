@@ -86,11 +86,11 @@ async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> 
     for (ks, r) in &failed {
         let row = HistoryRow {
             script_type: Some("repair".into()),
-            description: Some(format!("Repaired by {operator}")),
-            checksum: Some(String::new()),
+            description: Some(format!("Repaired by {operator}").into()),
+            checksum: Some("".into()),
             execution_time: Some(0),
-            tag: Some(String::new()),
-            ..run.row(r.script.clone(), ks, status::REPAIRED)
+            tag: Some("".into()),
+            ..run.row(r.script.to_string(), ks, status::REPAIRED)
         };
         run.record(vec![row]).await?;
         run.audit_script(
@@ -104,7 +104,7 @@ async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> 
     if !failed.is_empty() {
         let mut keyspaces: Vec<&str> = failed.iter().map(|(ks, _)| ks.as_str()).collect();
         keyspaces.dedup();
-        let scripts: Vec<&str> = failed.iter().map(|(_, r)| r.script.as_str()).collect();
+        let scripts: Vec<&str> = failed.iter().map(|(_, r)| &*r.script).collect();
         run.notify(
             "repair",
             keyspaces.join(","),
@@ -194,7 +194,7 @@ fn failed_scripts(
             .values()
             .filter(|e| e.state == State::Failed)
             .map(|e| e.last.clone())
-            .filter(|r| script.is_none_or(|s| r.script == s))
+            .filter(|r| script.is_none_or(|s| &*r.script == s))
             .collect();
         list.sort_by_key(|r| r.installed_on);
         failed.extend(list.into_iter().map(|r| (ks.clone(), r)));
@@ -206,8 +206,9 @@ fn failed_scripts(
 fn scope(rows: &[HistoryRow], settings: &Settings) -> BTreeSet<String> {
     if settings.keyspaces.is_empty() {
         rows.iter()
-            .filter_map(|r| r.keyspace_name.clone())
+            .filter_map(|r| r.keyspace_name.as_deref())
             .filter(|k| !k.is_empty())
+            .map(str::to_string)
             .collect()
     } else {
         settings.keyspaces.iter().cloned().collect()

@@ -99,12 +99,12 @@ fn print_table(rows: &[&HistoryRow]) {
         .iter()
         .map(|r| {
             [
-                r.version.clone().unwrap_or_default(),
-                r.keyspace_name.clone().unwrap_or_default(),
-                r.tag.clone().unwrap_or_default(),
-                r.script.clone(),
-                r.status.clone().unwrap_or_default(),
-                r.installed_by.clone().unwrap_or_default(),
+                r.version.as_deref().unwrap_or_default().to_string(),
+                r.keyspace_name.as_deref().unwrap_or_default().to_string(),
+                r.tag.as_deref().unwrap_or_default().to_string(),
+                r.script.to_string(),
+                r.status.as_deref().unwrap_or_default().to_string(),
+                r.installed_by.as_deref().unwrap_or_default().to_string(),
                 format_ms(r.installed_on),
                 r.execution_time.map(|t| t.to_string()).unwrap_or_default(),
             ]

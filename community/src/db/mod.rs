@@ -413,6 +413,35 @@ impl Db {
         Ok(Rows { columns, rows })
     }
 
+    /// Runs a prepared statement at `cl` and hands each row to `each` as it arrives
+    /// (column values in select order), so a large result is never held twice.
+    pub async fn for_each_row(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+        mut each: impl FnMut(Vec<Option<CqlValue>>),
+    ) -> Result<(), DbError> {
+        let mut p = self.prepare(cql, what).await?;
+        p.set_consistency(cl);
+        let pager = self
+            .session
+            .execute_iter(p, values)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let mut stream = pager
+            .rows_stream::<scylla::value::Row>()
+            .map_err(|e| statement_error(what, &e.to_string()))?;
+        while let Some(row) = stream.next().await {
+            each(
+                row.map_err(|e| statement_error(what, &e.to_string()))?
+                    .columns,
+            );
+        }
+        Ok(())
+    }
+
     /// Runs a prepared write with bound values at `cl`, within `timeout` when given.
     /// A timeout or an unavailable replica set is [`DbError::Uncertain`]: the write
     /// may or may not have been applied.

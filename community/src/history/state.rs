@@ -7,33 +7,37 @@
 
 use std::collections::HashMap;
 
+/// Text of a history row: shared, since a history repeats the same keyspaces,
+/// statuses, scripts and checksums thousands of times (see `table.rs`, which interns).
+pub type Text = std::sync::Arc<str>;
+
 /// One `change_history` row, as read (every column may be null in rows of old tools).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryRow {
     /// Milliseconds since the epoch (the table's `installed_on`).
     pub installed_on: i64,
     /// File name, or `ROLLBACK_V<version>` for a rollback sentinel.
-    pub script: String,
+    pub script: Text,
     /// `versioned`, `undo`, `repeatable`, `always`, or `repair`.
-    pub script_type: Option<String>,
+    pub script_type: Option<Text>,
     /// Version text, for versioned/undo rows and rollback sentinels.
-    pub version: Option<String>,
+    pub version: Option<Text>,
     /// Description.
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// MD5 of the script text.
-    pub checksum: Option<String>,
+    pub checksum: Option<Text>,
     /// Milliseconds the script took.
     pub execution_time: Option<i32>,
     /// `SUCCESS`, `FAILED`, `ROLLED_BACK` or `REPAIRED`.
-    pub status: Option<String>,
+    pub status: Option<Text>,
     /// Who ran it.
-    pub installed_by: Option<String>,
+    pub installed_by: Option<Text>,
     /// Target keyspace.
-    pub keyspace_name: Option<String>,
+    pub keyspace_name: Option<Text>,
     /// Release tag.
-    pub tag: Option<String>,
+    pub tag: Option<Text>,
     /// Run id.
-    pub run_id: Option<String>,
+    pub run_id: Option<Text>,
 }
 
 /// The statuses a row can carry.
@@ -124,11 +128,11 @@ impl KeyspaceHistory {
                 }
                 continue;
             } else if st == status::REPAIRED {
-                if let Some(v) = version_of_file.get(row.script.as_str()) {
+                if let Some(v) = version_of_file.get(&*row.script) {
                     apply(h.versions.entry((*v).to_string()), row, st);
                 }
             }
-            apply(h.files.entry(row.script.clone()), row, st);
+            apply(h.files.entry(row.script.to_string()), row, st);
         }
         h
     }

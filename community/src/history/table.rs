@@ -7,12 +7,13 @@
 //! first-ever runs creating them at once on different coordinators create the same
 //! table, not two with divergent ids (whose Paxos state and data would split).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::HistoryConsistency;
 use crate::db::{Consistency, CqlValue, Db, DbError, Values};
-use crate::history::state::HistoryRow;
+use crate::history::state::{HistoryRow, Text};
 use crate::history::store::HistoryStore;
 
 /// The columns, in the order they are read and written.
@@ -185,6 +186,52 @@ impl HistoryTable {
     }
 }
 
+/// Moves one column's value into its field; text values are interned in `seen` (a
+/// history repeats the same keyspaces, statuses, scripts and checksums thousands of
+/// times: each is stored once).
+fn set_column(
+    row: &mut HistoryRow,
+    column: &str,
+    value: Option<CqlValue>,
+    seen: &mut HashSet<Text>,
+) {
+    let mut text = |v: Option<CqlValue>| match v {
+        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => {
+            Some(if let Some(t) = seen.get(s.as_str()) {
+                t.clone()
+            } else {
+                let t: Text = s.into();
+                seen.insert(t.clone());
+                t
+            })
+        }
+        _ => None,
+    };
+    match column {
+        "installed_on" => {
+            if let Some(CqlValue::Timestamp(t)) = value {
+                row.installed_on = t.0;
+            }
+        }
+        "execution_time" => {
+            if let Some(CqlValue::Int(v)) = value {
+                row.execution_time = Some(v);
+            }
+        }
+        "script" => row.script = text(value).unwrap_or_default(),
+        "script_type" => row.script_type = text(value),
+        "version" => row.version = text(value),
+        "description" => row.description = text(value),
+        "checksum" => row.checksum = text(value),
+        "status" => row.status = text(value),
+        "installed_by" => row.installed_by = text(value),
+        "keyspace_name" => row.keyspace_name = text(value),
+        "tag" => row.tag = text(value),
+        "run_id" => row.run_id = text(value),
+        _ => {}
+    }
+}
+
 impl HistoryStore for HistoryTable {
     async fn read_all(&self) -> Result<Vec<HistoryRow>, DbError> {
         let Some(cols) = self.columns().await? else {
@@ -195,31 +242,27 @@ impl HistoryStore for HistoryTable {
             .copied()
             .filter(|c| cols.iter().any(|x| x == c))
             .collect();
-        let rows = self
-            .db
-            .query_at(
+        // Rows are converted as they arrive (values moved, not copied): a history of
+        // tens of thousands of rows is held once.
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        self.db
+            .for_each_row(
                 &format!("reading {}", self.name()),
                 &format!("SELECT {} FROM {}", select.join(", "), self.name()),
                 vec![],
                 self.read_cl,
+                |values| {
+                    let mut row = HistoryRow::default();
+                    for (col, value) in select.iter().zip(values) {
+                        set_column(&mut row, col, value, &mut seen);
+                    }
+                    out.push(row);
+                },
             )
             .await?;
-        Ok((0..rows.rows.len())
-            .map(|i| HistoryRow {
-                installed_on: rows.timestamp(i, "installed_on").unwrap_or(0),
-                script: rows.text(i, "script").unwrap_or_default(),
-                script_type: rows.text(i, "script_type"),
-                version: rows.text(i, "version"),
-                description: rows.text(i, "description"),
-                checksum: rows.text(i, "checksum"),
-                execution_time: rows.int(i, "execution_time"),
-                status: rows.text(i, "status"),
-                installed_by: rows.text(i, "installed_by"),
-                keyspace_name: rows.text(i, "keyspace_name"),
-                tag: rows.text(i, "tag"),
-                run_id: rows.text(i, "run_id"),
-            })
-            .collect())
+        out.shrink_to_fit();
+        Ok(out)
     }
 
     async fn insert(&self, rows: &[HistoryRow], timeout: Option<Duration>) -> Result<(), DbError> {
@@ -232,7 +275,7 @@ impl HistoryStore for HistoryTable {
         let what = format!(
             "recording {} in {}",
             rows.iter()
-                .map(|r| r.script.as_str())
+                .map(|r| &*r.script)
                 .collect::<Vec<_>>()
                 .join(" and "),
             self.name()
@@ -257,7 +300,7 @@ fn values(row: &HistoryRow) -> Values {
         Some(CqlValue::Timestamp(scylla::value::CqlTimestamp(
             row.installed_on,
         ))),
-        Some(CqlValue::Text(row.script.clone())),
+        Some(CqlValue::Text(row.script.to_string())),
         text(row.script_type.as_deref()),
         text(row.version.as_deref()),
         text(row.description.as_deref()),

@@ -22,10 +22,10 @@ fn script(name: &str, body: &str) -> Script {
 fn row(t: i64, script: &Script, st: &str, tag: &str) -> HistoryRow {
     HistoryRow {
         installed_on: t,
-        script: script.filename.clone(),
+        script: script.filename.as_str().into(),
         script_type: Some(script.kind.as_str().into()),
-        version: script.version.as_ref().map(ToString::to_string),
-        checksum: Some(script.checksum.clone()),
+        version: script.version.as_ref().map(|v| v.to_string().into()),
+        checksum: Some(script.checksum.as_str().into()),
         status: Some(st.into()),
         keyspace_name: Some("ks".into()),
         tag: Some(tag.into()),

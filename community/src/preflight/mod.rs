@@ -39,6 +39,10 @@ impl Finding {
 
 /// Checks every statement of every script `plans` would run.
 pub async fn check(db: &Db, plans: &[KeyspacePlan<'_>]) -> Result<Vec<Finding>, DbError> {
+    // Nothing to run (a no-op deploy): nothing to read.
+    if plans.iter().all(|p| p.to_run().next().is_none()) {
+        return Ok(Vec::new());
+    }
     let mut model = Model::load(db).await?;
     let mut findings = Vec::new();
     let mut changed_any = false;

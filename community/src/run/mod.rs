@@ -150,6 +150,12 @@ pub(crate) struct Run<'a> {
     keyspaces: String,
     notifier: Notifier,
     summaries: Vec<String>,
+    /// An ownership check ran together with the last history write, after the last
+    /// script: the next step starts without another one.
+    checked: bool,
+    /// The session's keyspace as this run last set it (`None`: unknown, e.g. after a
+    /// script with a `USE`).
+    session_keyspace: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -192,6 +198,8 @@ impl<'a> Run<'a> {
             keyspaces: start.keyspaces,
             notifier,
             summaries: Vec::new(),
+            checked: false,
+            session_keyspace: None,
         };
         match run.open(start.audit, start.notice).await {
             Ok(()) => Ok(run),
@@ -307,12 +315,12 @@ impl<'a> Run<'a> {
     pub(crate) fn row(&self, script: String, keyspace: &str, st: &str) -> HistoryRow {
         HistoryRow {
             installed_on: 0,
-            script,
+            script: script.into(),
             status: Some(st.into()),
-            installed_by: Some(self.info.operator.clone()),
-            keyspace_name: Some(keyspace.to_string()),
-            tag: Some(self.info.tag.clone()),
-            run_id: Some(self.info.run_id.clone()),
+            installed_by: Some(self.info.operator.as_str().into()),
+            keyspace_name: Some(keyspace.into()),
+            tag: Some(self.info.tag.as_str().into()),
+            run_id: Some(self.info.run_id.as_str().into()),
             ..HistoryRow::default()
         }
     }
@@ -336,20 +344,31 @@ impl<'a> Run<'a> {
                 false,
             ));
         }
-        self.lock.check().await.map_err(|e| {
-            lock_lost(
-                &e,
-                &format!("stopped before {} in {keyspace}", script.filename),
-            )
-        })?;
+        // Ownership is read (serially) before every script: right after the previous
+        // script's history write (overlapped with it), or here.
+        if !std::mem::take(&mut self.checked) {
+            self.lock.check().await.map_err(|e| {
+                lock_lost(
+                    &e,
+                    &format!("stopped before {} in {keyspace}", script.filename),
+                )
+            })?;
+        }
         // Every event so far is written before the script runs: no step runs after a
         // failed audit write.
         self.edition.flush_audit()?;
-        self.db.use_keyspace(keyspace).await.map_err(|e| {
-            db_error(&e)
-                .hint(format!("stopped before {}", script.filename))
-                .status(ExitStatus::Failure)
-        })?;
+        if self.session_keyspace.as_deref() != Some(keyspace) {
+            self.db.use_keyspace(keyspace).await.map_err(|e| {
+                db_error(&e)
+                    .hint(format!("stopped before {}", script.filename))
+                    .status(ExitStatus::Failure)
+            })?;
+            self.session_keyspace = Some(keyspace.to_string());
+        }
+        // A `USE` in the script leaves the session elsewhere: set it again next time.
+        if has_use(&script.content) {
+            self.session_keyspace = None;
+        }
         let lock = &self.lock;
         let guard = || {
             if crate::interrupt::interrupted() {
@@ -371,7 +390,11 @@ impl<'a> Run<'a> {
                 if let Action::Undo { version, .. } = action {
                     rows.push(self.sentinel(version, keyspace));
                 }
-                self.record(rows).await?;
+                // The next step's ownership check overlaps this history write (a
+                // failed check is left to the next step, which checks again).
+                let (recorded, checked) = tokio::join!(self.record(rows), self.lock.check());
+                recorded?;
+                self.checked = checked.is_ok();
                 let (tag, event_detail, line) = match action {
                     Action::Apply(_) => ("[RUN]", format!("{ms}ms"), note.to_string()),
                     Action::Undo { version, .. } => (
@@ -474,9 +497,9 @@ impl<'a> Run<'a> {
     fn sentinel(&self, version: &Version, keyspace: &str) -> HistoryRow {
         HistoryRow {
             script_type: Some("undo".into()),
-            version: Some(version.to_string()),
-            description: Some(format!("Rollback of version {version}")),
-            checksum: Some(String::new()),
+            version: Some(version.to_string().into()),
+            description: Some(format!("Rollback of version {version}").into()),
+            checksum: Some("".into()),
             execution_time: Some(0),
             ..self.row(
                 format!("ROLLBACK_V{version}"),
@@ -626,6 +649,14 @@ fn lock_lost(e: &LockError, what: &str) -> UserError {
         other => UserError::failure(format!("{other}; {what}"))
             .hint("no further script was run; run deploy again once no other deploy is running"),
     }
+}
+
+/// Whether a script has a `USE` statement.
+fn has_use(content: &str) -> bool {
+    let (statements, _) = crate::cql::split(content);
+    statements
+        .iter()
+        .any(|s| s.tokens.first().is_some_and(|t| t.is_kw("USE")))
 }
 
 /// How long one history write may take: within the lease, at most ten seconds.

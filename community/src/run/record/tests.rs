@@ -43,7 +43,7 @@ impl HistoryStore for FakeHistory {
         // All of them or none: a logged batch.
         let mut map = self.rows.lock().unwrap();
         for r in rows {
-            map.insert((r.script.clone(), r.installed_on), r.clone());
+            map.insert((r.script.to_string(), r.installed_on), r.clone());
         }
         if fault == Some(true) {
             return Err(DbError::Uncertain {
