@@ -171,7 +171,8 @@ pub struct ValidateArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// Check for this target too: cassandra, or astra (refused and ignored statements)
+    /// Check for this target too: cassandra (5.0), cassandra-4 (4.0/4.1), or astra
+    /// (what the target refuses or ignores)
     /// [default: astra when a secure connect bundle is configured, else cassandra]
     #[arg(long, value_name = "TARGET")]
     pub target: Option<String>,

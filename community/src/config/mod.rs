@@ -591,14 +591,7 @@ impl Resolver {
             Some("error") => DriftPolicy::Error,
             _ => DriftPolicy::Warn,
         };
-        let target = match string(take("target"))
-            .map(|s| s.to_ascii_lowercase())
-            .as_deref()
-        {
-            Some("astra") => Some(crate::cql::Target::Astra),
-            Some("cassandra") => Some(crate::cql::Target::Cassandra),
-            _ => None,
-        };
+        let target = string(take("target")).and_then(|s| crate::cql::Target::parse(&s));
         let history_consistency = match string(take("history_consistency"))
             .map(|s| s.to_ascii_lowercase())
             .as_deref()

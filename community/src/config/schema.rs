@@ -378,14 +378,11 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
                 show(v)
             )),
         },
-        Ty::Target => match scalar_str(v)
-            .map(|s| s.trim().to_ascii_lowercase())
-            .as_deref()
-        {
+        Ty::Target => match scalar_str(v) {
             None if v.is_null() => Ok(()),
-            Some("cassandra" | "astra") => Ok(()),
+            Some(s) if crate::cql::Target::parse(&s).is_some() => Ok(()),
             _ => Err(format!(
-                "expected 'cassandra' or 'astra', found {}",
+                "expected 'cassandra' (5.0), 'cassandra-4' (4.0/4.1) or 'astra', found {}",
                 show(v)
             )),
         },

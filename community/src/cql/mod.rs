@@ -7,7 +7,7 @@
 mod lexer;
 mod lint;
 mod split;
-mod target;
+pub(crate) mod target;
 
 pub use lexer::{lex, LexError, Pos, Token, TokenKind};
 pub use lint::{lint_script, lint_script_for, Finding, Rule, Severity};

@@ -29,6 +29,8 @@ pub(crate) struct Model {
     /// alters: tables, types, functions, roles, keyspaces… A statement that mentions
     /// one cannot be checked against today's schema.
     pub(crate) made: BTreeSet<String>,
+    /// The server's `release_version` (`4.1.10`, `5.0.6`); empty when unknown.
+    pub(crate) release: String,
 }
 
 /// Columns of `system_schema.tables` that a `CREATE TABLE … WITH` cannot set.
@@ -111,6 +113,14 @@ impl Model {
                 m.options.insert(c);
             }
         }
+        let rows = db
+            .query(
+                "reading the server version",
+                "SELECT release_version FROM system.local",
+                vec![],
+            )
+            .await?;
+        m.release = text(&rows, 0, "release_version");
         Ok(m)
     }
 }

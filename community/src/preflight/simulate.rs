@@ -4,7 +4,8 @@
 //! when missing, a missing keyspace, table or type, a table option this server does not
 //! know), and applied to it. Statements it does not model pass through untouched.
 
-use crate::cql::{Statement, Token, TokenKind};
+use crate::cql::target::is_sai_class;
+use crate::cql::{Statement, Target, Token, TokenKind};
 
 use super::model::{Model, TableModel};
 
@@ -364,6 +365,20 @@ fn create(model: &mut Model, current: &str, c: &mut Cursor<'_, '_>, out: &mut Ou
                 return;
             };
             let _ = custom;
+            // SAI came with Cassandra 5.0; a 4.x server prepares the statement and fails it
+            // when it runs ("Unable to find custom indexer class").
+            let sai = c.t.windows(2).any(|w| {
+                w[0].is_kw("USING") && w[1].kind == TokenKind::Str && is_sai_class(w[1].text)
+            });
+            if sai
+                && !model.release.is_empty()
+                && Target::of_release(&model.release) == Target::Cassandra4
+            {
+                out.problems.push(format!(
+                    "SAI indexes need Cassandra 5.0; this server runs {}",
+                    model.release
+                ));
+            }
             if !model.tables.contains_key(&(ks.clone(), table.clone())) {
                 out.problems.push(format!(
                     "table {} does not exist (index {})",
