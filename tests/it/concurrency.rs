@@ -6,7 +6,7 @@ use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use cassachange_tests::db::plain;
+use cassachange_tests::db::{plain, Instance};
 use cassachange_tests::{finish, signal, spawn, wait_for, DbProject};
 
 /// A script of `n` CREATE TABLE statements (each waits for schema agreement).
@@ -22,9 +22,8 @@ fn slow_script(prefix: &str, n: usize) -> String {
 
 use cassachange_tests::alter_script;
 
-#[test]
-fn eight_deploys_at_once_exactly_one_runs() {
-    let p = DbProject::new(plain(), "race", 1, "");
+fn eight_deploys_at_once_exactly_one_runs(db: &'static Instance) {
+    let p = DbProject::new(db, "race", 1, "");
     // Long enough (seconds of DDL) that all eight overlap the winner's run.
     p.script("V1__many.cql", &alter_script("a", 100))
         .script("V2__more.cql", &alter_script("b", 100));
@@ -122,9 +121,8 @@ fn a_killed_deploy_is_explained_by_repair_and_the_next_deploy_completes() {
     }
 }
 
-#[test]
-fn the_lease_outlives_the_ttl_while_the_run_lives() {
-    let p = DbProject::new(plain(), "lease", 1, "");
+fn the_lease_outlives_the_ttl_while_the_run_lives(db: &'static Instance) {
+    let p = DbProject::new(db, "lease", 1, "");
     for i in 1..=5 {
         p.script(
             &format!("V{i}__part.cql"),
@@ -250,9 +248,8 @@ fn sighup_from_a_dropped_session_stops_cleanly_too() {
 /// Item 6 of the engine review: a run paused past its lease (SIGSTOP, a long GC, a
 /// suspended VM) while another run takes the lock must not execute one more statement
 /// after the takeover, nor write a row that changes the other run's outcome.
-#[test]
-fn a_paused_run_that_lost_its_lease_runs_no_statement_after_the_takeover() {
-    let p = DbProject::new(plain(), "pause", 1, "");
+fn a_paused_run_that_lost_its_lease_runs_no_statement_after_the_takeover(db: &'static Instance) {
+    let p = DbProject::new(db, "pause", 1, "");
     let n = 40;
     let v2 = (1..=n).fold(String::new(), |mut s, i| {
         let _ = writeln!(s, "ALTER TABLE slow WITH comment = 'step {i}';");
@@ -274,12 +271,11 @@ fn a_paused_run_that_lost_its_lease_runs_no_statement_after_the_takeover() {
     // A table created a moment ago can be briefly unknown to the fixture's queries:
     // no rows yet.
     let markers = || {
-        plain()
-            .try_rows(&format!(
-                "SELECT toTimestamp(id), stmt FROM {}.markers",
-                p.ks()
-            ))
-            .unwrap_or_default()
+        db.try_rows(&format!(
+            "SELECT toTimestamp(id), stmt FROM {}.markers",
+            p.ks()
+        ))
+        .unwrap_or_default()
     };
     let first = spawn(&p, &["deploy"], &env);
     wait_for(
@@ -339,3 +335,9 @@ fn a_paused_run_that_lost_its_lease_runs_no_statement_after_the_takeover() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("run 0 | skip 3"), "{}", out.stdout);
 }
+
+on_both!(
+    eight_deploys_at_once_exactly_one_runs,
+    a_paused_run_that_lost_its_lease_runs_no_statement_after_the_takeover,
+    the_lease_outlives_the_ttl_while_the_run_lives,
+);

@@ -1,15 +1,14 @@
 //! `deploy`, `status`, `repair` and dry runs end to end: the real binary against a real
 //! Cassandra 5.0 node.
 
-use cassachange_tests::db::plain;
+use cassachange_tests::db::{plain, Instance};
 use cassachange_tests::DbProject;
 
 const USERS: &str = "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);\n";
 const ORDERS: &str = "CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, total decimal);\nINSERT INTO orders (id, total) VALUES (1, 9.5);\n";
 
-#[test]
-fn deploy_runs_pending_then_only_always_and_changed() {
-    let p = DbProject::new(plain(), "dep", 1, "");
+fn deploy_runs_pending_then_only_always_and_changed(db: &'static Instance) {
+    let p = DbProject::new(db, "dep", 1, "");
     p.script("users/V1.0.0__users.cql", USERS)
         .script("orders/V1.1.0__orders.cql", ORDERS)
         .script(
@@ -84,9 +83,8 @@ fn deploy_runs_pending_then_only_always_and_changed() {
     assert!(p.table_exists(ks, "r2"));
 }
 
-#[test]
-fn a_failed_script_is_recorded_stops_the_keyspace_and_repair_retries_it() {
-    let p = DbProject::new(plain(), "fail", 1, "");
+fn a_failed_script_is_recorded_stops_the_keyspace_and_repair_retries_it(db: &'static Instance) {
+    let p = DbProject::new(db, "fail", 1, "");
     p.script("V1__users.cql", USERS)
         .script("V2__broken.cql", "CREATE TABLE IF NOT EXISTS t2 (k int PRIMARY KEY);\nINSERT INTO no_such_table (k) VALUES (1);\n")
         .script("V3__after.cql", "CREATE TABLE IF NOT EXISTS t3 (k int PRIMARY KEY);\n");
@@ -177,9 +175,8 @@ fn a_failed_script_is_recorded_stops_the_keyspace_and_repair_retries_it() {
     );
 }
 
-#[test]
-fn dry_run_takes_no_lock_writes_nothing_and_writes_the_plan() {
-    let p = DbProject::new(plain(), "dry", 1, "");
+fn dry_run_takes_no_lock_writes_nothing_and_writes_the_plan(db: &'static Instance) {
+    let p = DbProject::new(db, "dry", 1, "");
     p.script("V1.0__users.cql", USERS)
         .script("R__r.cql", "SELECT * FROM system.local;\n");
     let out = p.run(&[
@@ -410,9 +407,8 @@ fn checksum_drift_warns_by_default_and_can_be_fatal() {
     );
 }
 
-#[test]
-fn status_lists_history_newest_first_with_pending_scripts() {
-    let p = DbProject::new(plain(), "stat", 1, "");
+fn status_lists_history_newest_first_with_pending_scripts(db: &'static Instance) {
+    let p = DbProject::new(db, "stat", 1, "");
     p.script("V1__users.cql", USERS);
     let out = p.run(&["status"]);
     assert_eq!(out.code, 0, "{}", out.all());
@@ -552,9 +548,8 @@ fn a_pending_version_below_an_applied_one_runs_with_a_warning() {
 /// The pre-flight: the server's parse of every pending statement and the simulation of
 /// the live schema stop a deploy before its lock, with file, line and reason; a dry run
 /// shows the same findings, also in its JSON plan.
-#[test]
-fn the_pre_flight_stops_a_deploy_that_would_fail_before_anything_runs() {
-    let p = DbProject::new(plain(), "pre", 1, "");
+fn the_pre_flight_stops_a_deploy_that_would_fail_before_anything_runs(db: &'static Instance) {
+    let p = DbProject::new(db, "pre", 1, "");
     p.script(
         "V1__users.cql",
         &format!("{USERS}CREATE TYPE addr (a int);\nCREATE INDEX users_name ON users (name);\n"),
@@ -654,3 +649,11 @@ fn the_pre_flight_stops_a_deploy_that_would_fail_before_anything_runs() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("run 1 | skip 1"), "{}", out.stdout);
 }
+
+on_both!(
+    deploy_runs_pending_then_only_always_and_changed,
+    a_failed_script_is_recorded_stops_the_keyspace_and_repair_retries_it,
+    dry_run_takes_no_lock_writes_nothing_and_writes_the_plan,
+    status_lists_history_newest_first_with_pending_scripts,
+    the_pre_flight_stops_a_deploy_that_would_fail_before_anything_runs,
+);

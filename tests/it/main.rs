@@ -1,8 +1,22 @@
 //! End-to-end tests: the real `cassachange` binary (and, for database topics, a real
 //! Cassandra node and the Python `cassachange==1.0.0`). One test binary of topic modules.
 
+/// Runs each scenario `fn name(db: &'static Instance)` of the module as two tests:
+/// `on_5_0::name` on the Cassandra 5.0 node and `on_4_1::name` on the 4.1 node.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod on_5_0 {
+            $( #[test] fn $name() { super::$name(cassachange_tests::db::plain()) } )*
+        }
+        mod on_4_1 {
+            $( #[test] fn $name() { super::$name(cassachange_tests::db::c41()) } )*
+        }
+    };
+}
+
 mod astra;
 mod baseline;
+mod cassandra4;
 mod checksum_compat;
 mod cli_config;
 mod compat;
@@ -11,7 +25,9 @@ mod connect;
 mod corpus;
 mod deploy;
 mod engine;
+mod json;
 mod notify;
+mod packaging;
 mod plugin;
 mod rollback;
 mod secrets_aws;
@@ -20,3 +36,4 @@ mod secrets_leak;
 mod secrets_vault;
 mod smoke;
 mod validate;
+mod workflow;

@@ -1,11 +1,11 @@
 //! `rollback` end to end: latest, `--target-version`, `--tag`, dry run, a missing undo
 //! script, and the redeploy that applies a rolled-back version again.
 
-use cassachange_tests::db::plain;
+use cassachange_tests::db::{plain, Instance};
 use cassachange_tests::DbProject;
 
-fn project(label: &str) -> DbProject {
-    let p = DbProject::new(plain(), label, 1, "");
+fn project(db: &'static Instance, label: &str) -> DbProject {
+    let p = DbProject::new(db, label, 1, "");
     p.script(
         "V1.0__a.cql",
         "CREATE TABLE IF NOT EXISTS a (k int PRIMARY KEY);\n",
@@ -23,9 +23,8 @@ fn project(label: &str) -> DbProject {
     p
 }
 
-#[test]
-fn rollback_latest_then_redeploy_applies_it_again() {
-    let p = project("rbl");
+fn rollback_latest_then_redeploy_applies_it_again(db: &'static Instance) {
+    let p = project(db, "rbl");
     assert_eq!(p.run(&["deploy"]).code, 0);
     let out = p.run(&["rollback"]);
     assert_eq!(out.code, 0, "{}", out.all());
@@ -69,9 +68,8 @@ fn rollback_latest_then_redeploy_applies_it_again() {
     assert!(p.table_exists(p.ks(), "c"));
 }
 
-#[test]
-fn rollback_by_target_version_and_by_tag_in_reverse_order() {
-    let p = project("rbt");
+fn rollback_by_target_version_and_by_tag_in_reverse_order(db: &'static Instance) {
+    let p = project(db, "rbt");
     p.script(
         "V1.1__b.cql",
         "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
@@ -124,7 +122,7 @@ fn rollback_by_target_version_and_by_tag_in_reverse_order() {
 
 #[test]
 fn a_version_without_undo_script_stops_before_anything_is_undone() {
-    let p = project("rbm");
+    let p = project(plain(), "rbm");
     assert_eq!(p.run(&["deploy"]).code, 0);
     let out = p.run(&["rollback", "--target-version", "0"]);
     assert_eq!(out.code, 1, "{}", out.all());
@@ -153,3 +151,8 @@ fn a_version_without_undo_script_stops_before_anything_is_undone() {
         out.stderr
     );
 }
+
+on_both!(
+    rollback_latest_then_redeploy_applies_it_again,
+    rollback_by_target_version_and_by_tag_in_reverse_order,
+);
