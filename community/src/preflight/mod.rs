@@ -37,6 +37,67 @@ impl Finding {
     }
 }
 
+/// How many statements are prepared at once.
+const PREPARES_IN_FLIGHT: usize = 16;
+
+/// A statement waiting for the server's parse, with the finding it makes if refused.
+struct Prepare<'a> {
+    /// Position among the findings (simulated and prepared), to keep them in order.
+    seq: usize,
+    text: &'a str,
+    /// A DDL statement after DDL of this deploy: "invalid" may name what this deploy
+    /// makes, so only syntax and option values count.
+    tolerate_invalid: bool,
+    finding: Finding,
+}
+
+/// The session keyspace the statements are prepared in, and the statements waiting for
+/// it: `USE` is a session-wide setting, so the waiting ones are prepared (concurrently)
+/// before it changes.
+struct Preparer<'a> {
+    db: &'a Db,
+    session: Option<String>,
+    waiting: Vec<Prepare<'a>>,
+    findings: Vec<(usize, Finding)>,
+}
+
+impl Preparer<'_> {
+    async fn use_keyspace(&mut self, keyspace: &str) -> Result<(), DbError> {
+        if self.session.as_deref() != Some(keyspace) {
+            self.flush().await;
+            self.db.use_keyspace(keyspace).await?;
+            self.session = Some(keyspace.to_string());
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) {
+        use futures_util::StreamExt;
+        let db = self.db;
+        let done: Vec<_> = futures_util::stream::iter(
+            self.waiting
+                .drain(..)
+                .map(|p| async move { (db.prepare_check(p.text).await, p) }),
+        )
+        .buffered(PREPARES_IN_FLIGHT)
+        .collect()
+        .await;
+        for (result, p) in done {
+            match result {
+                Ok(()) => {}
+                Err(PrepareFailure::Invalid(_)) if p.tolerate_invalid => {}
+                Err(f) => self.findings.push((
+                    p.seq,
+                    Finding {
+                        reason: format!("the server refuses it: {}", f.message()),
+                        ..p.finding
+                    },
+                )),
+            }
+        }
+    }
+}
+
 /// Checks every statement of every script `plans` would run.
 pub async fn check(db: &Db, plans: &[KeyspacePlan<'_>]) -> Result<Vec<Finding>, DbError> {
     // Nothing to run (a no-op deploy): nothing to read.
@@ -44,14 +105,20 @@ pub async fn check(db: &Db, plans: &[KeyspacePlan<'_>]) -> Result<Vec<Finding>, 
         return Ok(Vec::new());
     }
     let mut model = Model::load(db).await?;
-    let mut findings = Vec::new();
+    let mut prep = Preparer {
+        db,
+        session: None,
+        waiting: Vec::new(),
+        findings: Vec::new(),
+    };
+    let mut seq = 0;
     let mut changed_any = false;
     for plan in plans {
         let keyspace = plan.keyspace.to_ascii_lowercase();
         for step in plan.to_run() {
             let script = step.script;
             let mut current = keyspace.clone();
-            db.use_keyspace(&current).await?;
+            prep.use_keyspace(&current).await?;
             let (statements, _) = split(&script.content);
             for st in &statements {
                 let found = |reason: String| Finding {
@@ -67,10 +134,13 @@ pub async fn check(db: &Db, plans: &[KeyspacePlan<'_>]) -> Result<Vec<Finding>, 
                     .is_some_and(|t| t.is_kw("CREATE") || t.is_kw("ALTER") || t.is_kw("DROP"));
                 let changed_before = changed_any;
                 changed_any |= ddl;
-                findings.extend(out.problems.iter().cloned().map(found));
+                for problem in &out.problems {
+                    prep.findings.push((seq, found(problem.clone())));
+                    seq += 1;
+                }
                 if let Some(ks) = out.use_keyspace {
                     if model.keyspaces.contains(&ks) {
-                        db.use_keyspace(&ks).await?;
+                        prep.use_keyspace(&ks).await?;
                     }
                     current = ks;
                     continue;
@@ -78,17 +148,18 @@ pub async fn check(db: &Db, plans: &[KeyspacePlan<'_>]) -> Result<Vec<Finding>, 
                 if !out.preparable || !out.problems.is_empty() {
                     continue;
                 }
-                match db.prepare_check(st.text).await {
-                    Ok(()) => {}
-                    // A DDL statement may name what an earlier statement of this deploy
-                    // makes: only its syntax and option values are certain failures.
-                    Err(PrepareFailure::Invalid(_)) if ddl && changed_before => {}
-                    Err(f) => {
-                        findings.push(found(format!("the server refuses it: {}", f.message())));
-                    }
-                }
+                prep.waiting.push(Prepare {
+                    seq,
+                    text: st.text,
+                    tolerate_invalid: ddl && changed_before,
+                    finding: found(String::new()),
+                });
+                seq += 1;
             }
         }
     }
-    Ok(findings)
+    prep.flush().await;
+    let mut findings = prep.findings;
+    findings.sort_by_key(|(seq, _)| *seq);
+    Ok(findings.into_iter().map(|(_, f)| f).collect())
 }
