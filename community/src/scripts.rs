@@ -185,7 +185,7 @@ impl Discovery {
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
     /// The folder does not exist or is not a directory.
-    #[error("root folder '{0}' does not exist or is not a directory")]
+    #[error("root folder '{}' {}", .0.display(), if .0.exists() { "is not a directory" } else { "does not exist" })]
     NoRoot(PathBuf),
     /// A directory under the root could not be listed.
     #[error("cannot list '{path}': {source}")]

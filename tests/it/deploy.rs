@@ -657,3 +657,43 @@ on_both!(
     status_lists_history_newest_first_with_pending_scripts,
     the_pre_flight_stops_a_deploy_that_would_fail_before_anything_runs,
 );
+
+/// Unquoted CQL names are case-insensitive: `MyApp` and `myapp` are one keyspace, so a
+/// run that spells it differently finds the history of the other (which keeps its
+/// spelling, as the Python tool writes it). A keyspace that exists only under a quoted,
+/// mixed-case name is refused before the lock, saying why.
+#[test]
+fn keyspace_names_follow_cql_case_rules() {
+    let p = DbProject::new(plain(), "case", 1, "");
+    p.script("V1__users.cql", USERS)
+        .script("V2__orders.cql", ORDERS);
+    let upper = p.ks().to_ascii_uppercase();
+    let out = p.run(&["deploy", "--keyspace", &upper]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(p.table_exists(p.ks(), "orders"));
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        !out.stdout.contains("[RUN]"),
+        "nothing reruns: {}",
+        out.stdout
+    );
+    let out = p.run(&["status"]);
+    assert!(out.stdout.contains("up to date"), "{}", out.stdout);
+
+    let quoted = format!("Q{}", &p.ks()[1..]);
+    plain().exec(&format!(
+        "CREATE KEYSPACE \"{quoted}\" WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+    ));
+    let out = p.run(&["deploy", "--keyspace", &quoted]);
+    plain().exec(&format!("DROP KEYSPACE \"{quoted}\""));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!(
+            "a keyspace \"{quoted}\" exists, created with a quoted (case-sensitive) name"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("[lock]"), "refused before the lock");
+}

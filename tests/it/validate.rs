@@ -148,7 +148,7 @@ fn root_folder_from_config_profile_and_missing_folder() {
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "error: root folder './migrations' does not exist or is not a directory\n\
+        "error: root folder './migrations' does not exist\n\
          hint: set root_folder in cassachange.yml or pass --root-folder\n"
     );
 }

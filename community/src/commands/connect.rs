@@ -21,9 +21,36 @@ pub(crate) fn db_error(e: &DbError) -> UserError {
 /// exists (spec §26), before any lock or script.
 pub(crate) async fn open(settings: &Settings, keyspaces: &[&str]) -> Result<Arc<Db>, UserError> {
     for ks in keyspaces {
-        check_identifier("keyspace", ks).map_err(UserError::error)?;
+        check_identifier("keyspace", ks).map_err(|e| {
+            let key = if settings.history_keyspace.as_deref() == Some(*ks) {
+                "history_keyspace"
+            } else if settings.origins.contains_key("keyspaces") {
+                "keyspaces"
+            } else {
+                "keyspace"
+            };
+            let mut err = UserError::error(match settings.origins.get(key) {
+                Some(origin) => format!(
+                    "{origin}: '{ks}' is not a valid keyspace name: use letters, digits and \
+                     '_' (starting with a letter, at most 48)"
+                ),
+                None => e,
+            });
+            if ks.starts_with('"') {
+                err = err.hint(
+                    "quoted (case-sensitive) keyspace names are not supported: cassachange \
+                     writes names unquoted, which CQL reads in lower case",
+                );
+            }
+            err
+        })?;
     }
-    check_identifier("history_table", &settings.history_table).map_err(UserError::error)?;
+    check_identifier("history_table", &settings.history_table).map_err(|e| {
+        UserError::error(match settings.origins.get("history_table") {
+            Some(origin) => format!("{origin}: {e}"),
+            None => e,
+        })
+    })?;
     let db = Db::connect(settings).await.map_err(|e| db_error(&e))?;
     let existing = db.keyspaces().await.map_err(|e| db_error(&e))?;
     let missing: Vec<&str> = keyspaces
@@ -44,8 +71,20 @@ pub(crate) async fn open(settings: &Settings, keyspaces: &[&str]) -> Result<Arc<
         let mut err = UserError::error(format!(
             "Keyspace {names} {verb} not exist at {}.",
             db.contact()
-        ))
-        .hint("cassachange never creates keyspaces. Create it via your admin UI, Terraform or cqlsh before running cassachange:");
+        ));
+        // A keyspace created with a quoted, mixed-case name: CQL reads unquoted names
+        // in lower case, and cassachange writes names unquoted.
+        for k in &missing {
+            if let Some(quoted) = existing.iter().find(|e| e.eq_ignore_ascii_case(k)) {
+                err = err.hint(format!(
+                    "a keyspace \"{quoted}\" exists, created with a quoted (case-sensitive) \
+                     name; cassachange reads keyspace names as CQL reads unquoted ones, in \
+                     lower case ('{k}' is {}), and does not deploy to quoted names",
+                    k.to_ascii_lowercase()
+                ));
+            }
+        }
+        err = err.hint("cassachange never creates keyspaces. Create it via your admin UI, Terraform or cqlsh before running cassachange:");
         for k in missing {
             err = err.hint(format!(
                 "  CREATE KEYSPACE IF NOT EXISTS {k}\n    WITH replication = {{'class': 'NetworkTopologyStrategy', '{dc}': 3}};"

@@ -20,15 +20,19 @@ pub(crate) enum Ty {
     LockTtl,
     /// A boolean (`true`/`false`, and YAML 1.1's `yes`/`no`/`on`/`off` like PyYAML).
     Bool,
-    /// A list of strings, or one comma-separated string.
-    List,
+    /// Contact points: a list (or comma-separated string) that is not empty once blanks are dropped (an
+    /// empty value must never mean "localhost").
+    Hosts,
+    /// Keyspace names: a list or a comma-separated string; a string of only separators (`',,'`) is an
+    /// error, not "unset" (an empty string or list still means unset).
+    Keyspaces,
     /// `warn` or `error`.
     DriftPolicy,
     /// `quorum`, `each_quorum` or `local_quorum`.
     Consistency,
     /// `vault`, `ssm`, `asm` or `azure-keyvault`.
     Provider,
-    /// `cassandra` or `astra`.
+    /// `cassandra`, `cassandra-4` or `astra`.
     Target,
     /// The `notifications` block.
     Notifications,
@@ -55,7 +59,7 @@ const fn key(name: &'static str, ty: Ty, env: Option<&'static str>) -> KeySpec {
 
 /// Every top-level key, in the order of the reference documentation.
 pub(crate) const KEYS: &[KeySpec] = &[
-    key("hosts", Ty::List, Some("CASSANDRA_HOSTS")),
+    key("hosts", Ty::Hosts, Some("CASSANDRA_HOSTS")),
     key("port", Ty::Port, Some("CASSANDRA_PORT")),
     key("username", Ty::Str, Some("CASSANDRA_USERNAME")),
     key("password", Ty::Str, Some("CASSANDRA_PASSWORD")),
@@ -71,7 +75,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
     key("ssl_keyfile", Ty::Str, None),
     key("ssl_verify_hostname", Ty::Bool, None),
     key("keyspace", Ty::Str, Some("CASSANDRA_KEYSPACE")),
-    key("keyspaces", Ty::List, None),
+    key("keyspaces", Ty::Keyspaces, None),
     key(
         "history_keyspace",
         Ty::Str,
@@ -359,9 +363,28 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
                 .map(drop)
                 .ok_or_else(|| format!("expected true or false, found {}", show(v))),
         },
-        Ty::List => match v {
+        Ty::Keyspaces => match v {
             Value::Null => Ok(()),
-            _ => as_list(v).map(drop),
+            _ => match as_list(v) {
+                Ok(l) if l.is_empty() && scalar_str(v).is_some_and(|s| !s.trim().is_empty()) => {
+                    Err(format!(
+                        "no keyspace in {}: give at least one name (or leave it out)",
+                        show(v)
+                    ))
+                }
+                other => other.map(drop),
+            },
+        },
+        Ty::Hosts => match v {
+            Value::Null => Ok(()),
+            _ => match as_list(v) {
+                Ok(l) if l.is_empty() => Err(format!(
+                    "no contact point in {}: give at least one host (an empty value is not \
+                     localhost; remove the setting to use the default 127.0.0.1)",
+                    show(v)
+                )),
+                other => other.map(drop),
+            },
         },
         Ty::DriftPolicy => match scalar_str(v).as_deref() {
             Some("warn" | "error") => Ok(()),

@@ -224,10 +224,21 @@ fn profile_selection_order() {
 #[test]
 fn empty_env_vars_count_as_unset() {
     let s = Case::new(YAML)
-        .env("CASSANDRA_HOSTS", "")
+        .env("CASSANDRA_PORT", "")
+        .env("CASSANDRA_USERNAME", "")
         .load(None, vec![])
         .unwrap();
     assert_eq!(s.hosts, ["10.0.0.1", "10.0.0.2"]);
+    assert_eq!(s.port, 9042);
+}
+
+#[test]
+fn an_empty_cassandra_hosts_is_an_error_not_localhost() {
+    let msg = Case::new(YAML).env("CASSANDRA_HOSTS", " ").err(None);
+    assert!(
+        msg.starts_with("environment variable CASSANDRA_HOSTS: set but empty"),
+        "{msg}"
+    );
 }
 
 #[test]

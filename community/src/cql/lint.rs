@@ -48,6 +48,8 @@ pub enum Rule {
     NoStatements,
     /// A string, identifier, `$$` body or block comment is never closed.
     Unterminated,
+    /// A control character (NUL, …) outside strings and comments: not CQL text.
+    ControlCharacter,
     /// Two versioned (or two undo) scripts share a version.
     DuplicateVersion,
     /// Two scripts share a file name (history is keyed by file name).
@@ -246,6 +248,24 @@ fn unterminated(err: LexError) -> Finding {
 
 fn lint_statement(stmt: &Statement<'_>, findings: &mut Vec<Finding>) {
     check_brackets(&stmt.tokens, findings);
+    if let Some(t) = stmt.tokens.iter().find(|t| {
+        t.kind == TokenKind::Punct && t.text.chars().all(|c| c.is_control() && !c.is_whitespace())
+    }) {
+        let c = t.text.chars().next().unwrap_or('\0');
+        findings.push(
+            Finding::at(
+                Rule::ControlCharacter,
+                t.pos,
+                format!(
+                    "control character U+{:04X} outside a string: not CQL",
+                    u32::from(c)
+                ),
+            )
+            .hint(
+                "is this a text file? remove the character (an editor that shows invisibles helps)",
+            ),
+        );
+    }
     let toks = &stmt.tokens;
     let first = toks[0];
     if first.kind != TokenKind::Word {

@@ -63,6 +63,9 @@ pub enum LockError {
     Db(#[from] DbError),
 }
 
+/// The longest a failed release is retried (bounded by the lease too).
+pub const RELEASE_RETRY_FOR: Duration = Duration::from_secs(60);
+
 /// Retries `op` while it times out with an unknown outcome (Paxos contention), up to
 /// ten times with a growing pause; other results pass through. Returns whether any
 /// attempt had an unknown outcome, so callers can tell "not applied" from "applied
@@ -364,16 +367,45 @@ impl<S: LockStore> Lock<S> {
     }
 
     /// Stops renewing and deletes the lock if it is still ours; returns whether it was.
+    ///
+    /// A failed delete (a coordinator restarting, a replica down) is retried with a
+    /// growing pause — each attempt is a new request, which the driver may send to
+    /// another coordinator — for as long as the lease would have lasted, at most
+    /// [`RELEASE_RETRY_FOR`]: after that the row expires by itself sooner than an
+    /// operator would free it.
     pub async fn release(self) -> Result<bool, DbError> {
         self.renewer.abort();
         let run_id = self.info.run_id.clone();
-        let (result, uncertain) = retry_uncertain(|| self.store.delete_if(&run_id)).await;
-        Ok(match result? {
-            Cas::Applied => true,
-            // An earlier attempt with an unknown outcome deleted it.
-            Cas::NotApplied(None) => uncertain,
-            Cas::NotApplied(Some(_)) => false,
-        })
+        let budget = self
+            .lease_left()
+            .map_or(Duration::ZERO, |left| left.min(RELEASE_RETRY_FOR));
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut pause = Duration::from_millis(200);
+        let mut uncertain = false;
+        loop {
+            let (result, was_uncertain) = retry_uncertain(|| self.store.delete_if(&run_id)).await;
+            uncertain |= was_uncertain;
+            match result {
+                Ok(cas) => {
+                    return Ok(match cas {
+                        Cas::Applied => true,
+                        // An earlier attempt with an unknown outcome deleted it.
+                        Cas::NotApplied(None) => uncertain,
+                        Cas::NotApplied(Some(_)) => false,
+                    });
+                }
+                Err(e) if tokio::time::Instant::now() + pause <= deadline => {
+                    tracing::debug!(
+                        "releasing the deploy lock failed ({e}); retrying in {pause:?}"
+                    );
+                    // A timed-out attempt may have deleted the row: a later "no row" is ours.
+                    uncertain |= matches!(e, DbError::Uncertain { .. });
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 

@@ -103,11 +103,17 @@ fn rank(status: &str) -> u8 {
 }
 
 impl KeyspaceHistory {
-    /// Builds the state of `keyspace` from all rows of the history table.
+    /// Builds the state of `keyspace` from all rows of the history table. Rows match
+    /// in any letter case: unquoted CQL names are case-insensitive, so `MyApp` and
+    /// `myapp` are one keyspace (rows keep the spelling of the run that wrote them).
     pub fn build<'a>(rows: impl IntoIterator<Item = &'a HistoryRow>, keyspace: &str) -> Self {
         let mut mine: Vec<&HistoryRow> = rows
             .into_iter()
-            .filter(|r| r.keyspace_name.as_deref() == Some(keyspace))
+            .filter(|r| {
+                r.keyspace_name
+                    .as_deref()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(keyspace))
+            })
             .collect();
         mine.sort_by_key(|r| (r.installed_on, rank(r.status.as_deref().unwrap_or(""))));
         let mut h = KeyspaceHistory::default();

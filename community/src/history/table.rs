@@ -232,6 +232,12 @@ fn set_column(
     }
 }
 
+/// A server error that means "this table is still being set up on this node".
+fn schema_settling(e: &DbError) -> bool {
+    let text = e.to_string();
+    text.contains("Unknown CF") || text.contains("unconfigured table")
+}
+
 impl HistoryStore for HistoryTable {
     async fn read_all(&self) -> Result<Vec<HistoryRow>, DbError> {
         let Some(cols) = self.columns().await? else {
@@ -246,21 +252,38 @@ impl HistoryStore for HistoryTable {
         // tens of thousands of rows is held once.
         let mut out = Vec::new();
         let mut seen = HashSet::new();
-        self.db
-            .for_each_row(
-                &format!("reading {}", self.name()),
-                &format!("SELECT {} FROM {}", select.join(", "), self.name()),
-                vec![],
-                self.read_cl,
-                |values| {
-                    let mut row = HistoryRow::default();
-                    for (col, value) in select.iter().zip(values) {
-                        set_column(&mut row, col, value, &mut seen);
-                    }
-                    out.push(row);
-                },
-            )
-            .await?;
+        let mut tries = 0u64;
+        loop {
+            let read = self
+                .db
+                .for_each_row(
+                    &format!("reading {}", self.name()),
+                    &format!("SELECT {} FROM {}", select.join(", "), self.name()),
+                    vec![],
+                    self.read_cl,
+                    |values| {
+                        let mut row = HistoryRow::default();
+                        for (col, value) in select.iter().zip(values) {
+                            set_column(&mut row, col, value, &mut seen);
+                        }
+                        out.push(row);
+                    },
+                )
+                .await;
+            match read {
+                Ok(()) => break,
+                // A table that concurrent first runs have just created can be in the
+                // schema before the node has opened it (4.1: "Unknown CF <id>"): wait
+                // for it, briefly.
+                Err(e) if tries < 10 && schema_settling(&e) => {
+                    tries += 1;
+                    out.clear();
+                    tracing::debug!("{e}; reading again");
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         out.shrink_to_fit();
         Ok(out)
     }

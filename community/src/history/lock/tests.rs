@@ -336,3 +336,33 @@ fn the_local_lease_ends_before_the_server_can_expire_the_row() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_release_is_retried_until_it_succeeds() {
+    let (f, store) = fake();
+    let lock = take(&store).await.unwrap();
+    for _ in 0..4 {
+        f.fault("delete", Fault::Error);
+    }
+    let started = Instant::now();
+    assert!(lock.release().await.unwrap(), "released on the fifth try");
+    assert_eq!(f.calls("delete"), 5);
+    assert!(f.holder().is_none());
+    // 0.2 + 0.4 + 0.8 + 1.6 s of pauses.
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_that_keeps_failing_gives_up_within_the_lease() {
+    let (f, store) = fake();
+    let lock = take(&store).await.unwrap();
+    for _ in 0..1000 {
+        f.fault("delete", Fault::Error);
+    }
+    let started = Instant::now();
+    assert!(lock.release().await.is_err(), "the error is returned");
+    let spent = started.elapsed();
+    assert!(spent <= TTL && spent <= RELEASE_RETRY_FOR, "{spent:?}");
+    assert!(spent >= Duration::from_secs(10), "it did retry: {spent:?}");
+    assert!(f.holder().is_some(), "the row stays until its TTL");
+}
