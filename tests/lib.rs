@@ -149,13 +149,25 @@ pub fn host_variant(features: &str) -> PathBuf {
     )
 }
 
-fn variant(package: &str, features: &str, artifact: &str) -> PathBuf {
-    use std::sync::Mutex;
-    static BUILD: Mutex<()> = Mutex::new(());
-    let _guard = BUILD
+/// The target folder of the test-only builds ([`plugin_variant`], [`host_variant`], the
+/// packaging test), apart from the workspace's so that they never replace what
+/// [`built_bin`] and [`built_plugin`] return.
+pub fn variants_target() -> PathBuf {
+    cache_dir().join("plugin-variants-target")
+}
+
+/// Held while cargo builds into [`variants_target`]: one build at a time, and nobody
+/// copies an artifact that another build is replacing.
+pub fn variant_build_lock() -> std::sync::MutexGuard<'static, ()> {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    BUILD
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let target = cache_dir().join("plugin-variants-target");
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn variant(package: &str, features: &str, artifact: &str) -> PathBuf {
+    let _guard = variant_build_lock();
+    let target = variants_target();
     let out_dir = cache_dir()
         .join("plugin-variants")
         .join(package)
@@ -219,6 +231,14 @@ impl Output {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// Runs `cmd` to the end and keeps what it printed.
+    pub fn of(cmd: &mut Command) -> Self {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        Self::from(&out)
     }
 
     /// stdout and stderr together, for searching.

@@ -27,6 +27,10 @@ pub struct Cli {
     /// Debug logging
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+    /// Output format: text, or json (one document on stdout for CI tools; the human
+    /// lines go to stderr)
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub format: Format,
     /// Print the version and edition (community, or enterprise with its plugin version)
     #[arg(long, short = 'V')]
     pub version: bool,
@@ -52,6 +56,18 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Show the immutable audit log (enterprise)
     Audit(AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
+    /// Print the man page (roff; `cassachange man | man -l -`)
+    Man,
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Connection flags shared by every command that talks to Cassandra.
@@ -152,7 +168,7 @@ pub struct RollbackArgs {
     pub lock_wait: Option<String>,
 }
 
-/// Output format of `validate`.
+/// Output format (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
     /// Human-readable report.
@@ -168,9 +184,6 @@ pub struct ValidateArgs {
     /// Migration scripts folder [default: ./migrations]
     #[arg(long, short = 'f', value_name = "DIR")]
     pub root_folder: Option<PathBuf>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
     /// Check for this target too: cassandra (5.0), cassandra-4 (4.0/4.1), or astra
     /// (what the target refuses or ignores)
     /// [default: astra when a secure connect bundle is configured, else cassandra]
@@ -356,6 +369,7 @@ impl Command {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
             }
+            Command::Completions(_) | Command::Man => {}
         }
         out
     }
@@ -370,7 +384,9 @@ impl Command {
             Command::Validate(_)
             | Command::Status(_)
             | Command::Baseline(_)
-            | Command::Audit(_) => false,
+            | Command::Audit(_)
+            | Command::Completions(_)
+            | Command::Man => false,
         }
     }
 
@@ -384,6 +400,8 @@ impl Command {
             Command::Repair(_) => "repair",
             Command::Baseline(_) => "baseline",
             Command::Audit(_) => "audit",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod par;
 pub mod plan;
 pub mod preflight;
 pub mod redact;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod scripts;
@@ -28,8 +29,6 @@ pub mod ui;
 pub mod version;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 use crate::cli::Cli;
 use crate::config::{LoadOptions, Settings};
@@ -62,7 +61,12 @@ pub fn main_entry() -> ExitCode {
 }
 
 fn run_cli() -> ExitStatus {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command()
+        .color(ui::color_choice())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -81,11 +85,18 @@ fn run_cli() -> ExitStatus {
 
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let json = cli.format == cli::Format::Json;
     if cli.version {
-        outln!(
-            "cassachange {VERSION} ({})",
-            edition::current(cli.verbose)?.describe()
-        );
+        report::set_json(json, "version");
+        let edition = edition::current(cli.verbose)?;
+        if json {
+            report::emit(
+                ExitStatus::Success,
+                report::fields([("version", VERSION.into()), ("edition", edition.json())]),
+            );
+        } else {
+            outln!("cassachange {VERSION} ({})", edition.describe());
+        }
         return Ok(ExitStatus::Success);
     }
     let Some(command) = &cli.command else {
@@ -93,6 +104,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         let _ = cmd.print_help();
         return Ok(ExitStatus::Error);
     };
+    // Generated from the command-line definitions; no configuration is read.
+    match command {
+        cli::Command::Completions(args) => return Ok(commands::completions(args.shell)),
+        cli::Command::Man => return commands::man(),
+        _ => {}
+    }
+    report::set_json(
+        json && !matches!(command, cli::Command::Completions(_) | cli::Command::Man),
+        command.name(),
+    );
     ui::on_closed_stdout(if command.changes_data() {
         ui::OnClosedStdout::Continue
     } else {

@@ -42,8 +42,13 @@ pub fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(Ordering::SeqCst)
 }
 
-/// Writes one line to stdout (see the module docs for a closed stdout).
+/// Writes one line to stdout (see the module docs for a closed stdout); in JSON mode
+/// (`--format json`) to stderr, since stdout holds the JSON document.
 pub fn out(args: fmt::Arguments<'_>) {
+    if crate::report::json() {
+        err_line(args);
+        return;
+    }
     if stdout_closed() {
         return;
     }
@@ -149,15 +154,24 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// Prints an error and its causes to stderr and returns its exit status.
+/// Prints an error and its causes to stderr and returns its exit status (in JSON mode,
+/// also the error document on stdout, unless the command wrote its own).
 pub fn report(err: &anyhow::Error) -> ExitStatus {
     if let Some(user) = err.downcast_ref::<UserError>() {
         print_user(user);
+        if crate::report::json() {
+            crate::report::emit_error(user.status, &user.message, &user.hints);
+        }
         return user.status;
     }
     print_lines("error", &err.to_string());
+    let mut causes = Vec::new();
     for cause in err.chain().skip(1) {
         print_lines("  caused by", &cause.to_string());
+        causes.push(format!("caused by: {cause}"));
+    }
+    if crate::report::json() {
+        crate::report::emit_error(ExitStatus::Error, &err.to_string(), &causes);
     }
     ExitStatus::Error
 }
@@ -177,5 +191,26 @@ fn print_lines(label: &str, text: &str) {
     }
     for line in lines {
         err_line(format_args!("{:width$}  {line}", "", width = label.len()));
+    }
+}
+
+/// When clap may colour help and usage errors: never with a non-empty `NO_COLOR`,
+/// always with `CLICOLOR_FORCE` set to anything but `0` (or empty), otherwise only on a
+/// terminal (`TERM=dumb` is not one). The tool's own report lines are never coloured.
+pub fn color_choice() -> clap::ColorChoice {
+    use std::io::IsTerminal;
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return clap::ColorChoice::Never;
+    }
+    match set("CLICOLOR_FORCE") {
+        Some(v) if v != "0" => return clap::ColorChoice::Always,
+        _ => {}
+    }
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    if !dumb && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+        clap::ColorChoice::Auto
+    } else {
+        clap::ColorChoice::Never
     }
 }

@@ -117,6 +117,7 @@ struct Args {
     limit: usize,
     run_id: Option<String>,
     keyspaces: Vec<String>,
+    json: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -125,6 +126,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         limit: 50,
         run_id: None,
         keyspaces: Vec::new(),
+        json: false,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -138,6 +140,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             "--run-id" => a.run_id = Some(value.clone()),
             "--keyspace" => a.keyspaces.push(value.clone()),
+            "--format" => a.json = value == "json",
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -188,6 +191,12 @@ pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutp
         vec![Value::Text(ks.as_str().into())],
     )?;
     if exists.rows.is_empty() {
+        if a.json {
+            return Ok(CommandOutput {
+                stdout: "[]\n".into(),
+                exit_code: 0,
+            });
+        }
         return Ok(CommandOutput {
             stdout: format!("No audit events: {ks}.audit_log does not exist yet (it is created by the first audited run).\n").into(),
             exit_code: 0,
@@ -203,7 +212,7 @@ pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutp
         )?,
         None => exec(host, &format!("SELECT {cols} FROM {ks}.audit_log"), vec![])?,
     };
-    let mut events: Vec<(i64, [String; 6])> = (0..rows.rows.len())
+    let mut events: Vec<(i64, [String; 6], serde_json::Value)> = (0..rows.rows.len())
         .filter_map(|i| {
             let Some(Value::Timestamp(t)) = cell(&rows, i, "event_time") else {
                 return None;
@@ -214,12 +223,26 @@ pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutp
             }
             let script = text_of(cell(&rows, i, "script"));
             let status = text_of(cell(&rows, i, "status"));
-            let detail = [script, status, text_of(cell(&rows, i, "detail"))]
+            let full_detail = text_of(cell(&rows, i, "detail"));
+            let run_id = text_of(cell(&rows, i, "run_id"));
+            let json = serde_json::json!({
+                "event_time": format_ms(t),
+                "event_time_ms": t,
+                "run_id": run_id,
+                "event_type": text_of(cell(&rows, i, "event_type")),
+                "operator": text_of(cell(&rows, i, "operator")),
+                "hostname": text_of(cell(&rows, i, "hostname")),
+                "keyspace": keyspace,
+                "script": script,
+                "status": status,
+                "detail": full_detail,
+            });
+            let detail = [script, status, full_detail]
                 .into_iter()
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let run: String = text_of(cell(&rows, i, "run_id")).chars().take(8).collect();
+            let run: String = run_id.chars().take(8).collect();
             Some((
                 t,
                 [
@@ -230,11 +253,19 @@ pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutp
                     keyspace,
                     detail,
                 ],
+                json,
             ))
         })
         .collect();
     events.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1[2].cmp(&x.1[2])));
     events.truncate(a.limit);
+    if a.json {
+        let list: Vec<&serde_json::Value> = events.iter().map(|e| &e.2).collect();
+        return Ok(CommandOutput {
+            stdout: (serde_json::to_string(&list).map_err(|e| e.to_string())? + "\n").into(),
+            exit_code: 0,
+        });
+    }
     if events.is_empty() {
         return Ok(CommandOutput {
             stdout: "No audit events match.\n".into(),
@@ -251,13 +282,13 @@ pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutp
     ]
     .map(String::from);
     let mut width = header.clone().map(|h| h.chars().count());
-    for (_, e) in &events {
+    for (_, e, _) in &events {
         for (w, v) in width.iter_mut().zip(e) {
             *w = (*w).max(v.chars().count());
         }
     }
     let mut out = String::new();
-    for line in std::iter::once(&header).chain(events.iter().map(|(_, e)| e)) {
+    for line in std::iter::once(&header).chain(events.iter().map(|(_, e, _)| e)) {
         let cells: Vec<String> = line
             .iter()
             .zip(width)

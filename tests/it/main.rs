@@ -17,6 +17,7 @@ macro_rules! on_both {
 mod astra;
 mod baseline;
 mod cassandra4;
+mod catalogue;
 mod checksum_compat;
 mod cli_config;
 mod compat;

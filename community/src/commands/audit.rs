@@ -42,6 +42,9 @@ pub(crate) async fn run(
     for k in filter {
         plugin_args.extend(["--keyspace".to_string(), k]);
     }
+    if crate::report::json() {
+        plugin_args.extend(["--format".to_string(), "json".to_string()]);
+    }
     // Ask before connecting: a plugin without the command needs no database.
     if !edition.commands().iter().any(|c| c == "audit") {
         return Err(missing(edition).into());
@@ -52,12 +55,29 @@ pub(crate) async fn run(
         None => Err(missing(edition).into()),
         Some(Err(e)) => Err(e.into()),
         Some(Ok((stdout, code))) => {
-            ui::out(format_args!("{}", stdout.trim_end_matches('\n')));
-            Ok(match code {
+            let status = match code {
                 0 => ExitStatus::Success,
                 2 => ExitStatus::Error,
                 _ => ExitStatus::Failure,
-            })
+            };
+            if crate::report::json() {
+                let events: serde_json::Value = serde_json::from_str(&stdout).map_err(|_| {
+                    UserError::failure(
+                        "the enterprise plugin does not answer `audit` in JSON (it predates --format json)",
+                    )
+                    .hint("install the plugin of this cassachange version")
+                })?;
+                crate::report::emit(
+                    status,
+                    crate::report::fields([
+                        ("history_keyspace", history_keyspace.into()),
+                        ("events", events),
+                    ]),
+                );
+            } else {
+                ui::out(format_args!("{}", stdout.trim_end_matches('\n')));
+            }
+            Ok(status)
         }
     }
 }

@@ -40,6 +40,7 @@ pub(crate) async fn run(args: &BaselineArgs, settings: &Settings) -> Result<Exit
         .unwrap_or_else(|| settings.root_folder.clone());
     let names: Vec<&str> = keyspaces.iter().map(String::as_str).collect();
     let db = connect::open(settings, &names).await?;
+    let mut files = Vec::new();
     for ks in &keyspaces {
         let schema = read_keyspace(&db, ks)
             .await
@@ -66,6 +67,20 @@ pub(crate) async fn run(args: &BaselineArgs, settings: &Settings) -> Result<Exit
             + schema.functions.len()
             + schema.aggregates.len()
             + schema.triggers.len();
+        files.push(serde_json::json!({
+            "keyspace": ks,
+            "path": path.display().to_string(),
+            "written": written,
+            "objects": {
+                "types": schema.types.len(),
+                "tables": schema.tables.len(),
+                "indexes": schema.indexes.len(),
+                "views": schema.views.len(),
+                "functions": schema.functions.len(),
+                "aggregates": schema.aggregates.len(),
+                "triggers": schema.triggers.len(),
+            },
+        }));
         outln!(
             "{} {} ({} types, {} tables, {} indexes, {} views, {} functions, {} aggregates, {} triggers: {objects} objects)",
             if written { "Wrote" } else { "Unchanged:" },
@@ -80,6 +95,15 @@ pub(crate) async fn run(args: &BaselineArgs, settings: &Settings) -> Result<Exit
         );
     }
     ui::note("Next: review the file(s), `cassachange validate`, then `cassachange deploy` records the baseline as applied.");
+    if crate::report::json() {
+        crate::report::emit(
+            ExitStatus::Success,
+            crate::report::fields([
+                ("version", version.to_string().into()),
+                ("files", files.into()),
+            ]),
+        );
+    }
     Ok(ExitStatus::Success)
 }
 

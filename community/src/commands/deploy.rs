@@ -68,16 +68,41 @@ pub(crate) async fn run(
                 .await
                 .map_err(|e| UserError::error(format!("writing the plan failed: {e}")))??;
         }
-        let preflight_fatal = preflight.is_some_and(|f| !f.is_empty());
-        return Ok(if drift_fatal || preflight_fatal {
+        let preflight_fatal = preflight.as_ref().is_some_and(|f| !f.is_empty());
+        let status = if drift_fatal || preflight_fatal {
             ExitStatus::Failure
         } else {
             ExitStatus::Success
-        });
+        };
+        if crate::report::json() {
+            crate::report::emit(
+                status,
+                crate::report::fields([
+                    ("dry_run", true.into()),
+                    ("plan", plan_value(&plans, settings, preflight.as_deref())),
+                    ("drift", drift_value(&plans)),
+                ]),
+            );
+        }
+        return Ok(status);
     }
 
     if let Some(findings) = preflight.filter(|f| !f.is_empty()) {
-        return Err(preflight_failed(&findings).into());
+        let err = preflight_failed(&findings);
+        if crate::report::json() {
+            crate::report::emit(
+                err.status,
+                crate::report::fields([
+                    ("dry_run", false.into()),
+                    ("preflight", findings_value(&findings)),
+                    (
+                        "error",
+                        crate::report::error_value(&err.message, &err.hints),
+                    ),
+                ]),
+            );
+        }
+        return Err(err.into());
     }
     let info = RunInfo::new(settings, settings.tag.as_ref());
     let start = Start {
@@ -110,6 +135,7 @@ fn plans<'a>(
 /// that stops the run (`Err`) stops every keyspace.
 async fn deploy(run: &mut Run<'_>, found: &Discovery, keyspaces: &[&str]) -> Result<(), UserError> {
     let plans = plans(found, run.history(), keyspaces);
+    run.extra("drift", drift_value(&plans));
     if report_drift(&plans, run.settings().checksum_drift) {
         return Err(UserError::failure(
             "checksum drift in applied versioned scripts; nothing was deployed",
@@ -117,6 +143,7 @@ async fn deploy(run: &mut Run<'_>, found: &Discovery, keyspaces: &[&str]) -> Res
         .hint("restore the applied files, or set checksum_drift: warn"));
     }
     announce(&plans);
+    run.expect(plans.iter().map(|p| p.to_run().count()).sum());
     let tag_note = if run.info().tag.is_empty() {
         String::new()
     } else {
@@ -159,7 +186,7 @@ async fn run_keyspace(
             if run.settings().verbose {
                 outln!("[SKIP]    {:<44} {}", script.filename, step.reason.text());
             }
-            run.skip(ks, &script.filename, step.reason.text())?;
+            run.skip(ks, script, step.reason.text())?;
             continue;
         }
         if run
@@ -326,6 +353,53 @@ fn plan_json(
     settings: &Settings,
     preflight: Option<&[preflight::Finding]>,
 ) -> String {
+    let doc = plan_value(plans, settings, preflight);
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    crate::redact::redact(&text).into_owned()
+}
+
+/// The pre-flight findings as JSON.
+fn findings_value(findings: &[preflight::Finding]) -> serde_json::Value {
+    serde_json::Value::Array(
+        findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "keyspace": f.keyspace,
+                    "script": f.file,
+                    "line": f.line,
+                    "reason": f.reason,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Applied scripts whose files changed, as JSON.
+fn drift_value(plans: &[KeyspacePlan<'_>]) -> serde_json::Value {
+    serde_json::Value::Array(
+        plans
+            .iter()
+            .flat_map(|p| {
+                p.drift.iter().map(move |d| {
+                    json!({
+                        "keyspace": p.keyspace,
+                        "script": d.script.filename,
+                        "applied_checksum": d.applied_checksum,
+                        "file_checksum": d.script.checksum,
+                    })
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The dry-run plan in the original's shape (plus `preflight`).
+fn plan_value(
+    plans: &[KeyspacePlan<'_>],
+    settings: &Settings,
+    preflight: Option<&[preflight::Finding]>,
+) -> serde_json::Value {
     let actions: Vec<_> = plans
         .iter()
         .flat_map(|p| {
@@ -355,22 +429,9 @@ fn plan_json(
     });
     let mut doc = doc;
     if let Some(findings) = preflight {
-        doc["preflight"] = serde_json::Value::Array(
-            findings
-                .iter()
-                .map(|f| {
-                    json!({
-                        "keyspace": f.keyspace,
-                        "script": f.file,
-                        "line": f.line,
-                        "reason": f.reason,
-                    })
-                })
-                .collect(),
-        );
+        doc["preflight"] = findings_value(findings);
     }
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-    crate::redact::redact(&text).into_owned()
+    doc
 }
 
 fn write_plan_json(path: &Path, text: &str, actions: usize) -> Result<(), UserError> {

@@ -50,7 +50,29 @@ pub fn run(
         Command::Repair(args) => block_on(repair::run(args, settings, edition)),
         Command::Audit(args) => block_on(audit::run(args, settings, edition)),
         Command::Baseline(args) => block_on(baseline::run(args, settings)),
+        Command::Completions(args) => Ok(completions(args.shell)),
+        Command::Man => man(),
     }
+}
+
+/// `completions <shell>`: the completion script, generated from the clap definitions.
+pub fn completions(shell: clap_complete::Shell) -> ExitStatus {
+    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "cassachange", &mut out);
+    crate::outln!("{}", String::from_utf8_lossy(&out).trim_end_matches('\n'));
+    ExitStatus::Success
+}
+
+/// `man`: the man page (roff), generated from the clap definitions.
+pub fn man() -> Result<ExitStatus> {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command().version(crate::VERSION);
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(|e| UserError::failure(format!("rendering the man page failed: {e}")))?;
+    crate::outln!("{}", String::from_utf8_lossy(&out).trim_end_matches('\n'));
+    Ok(ExitStatus::Success)
 }
 
 /// Runs a database command on a small multi-threaded runtime (the lock lease renews

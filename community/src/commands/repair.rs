@@ -57,6 +57,24 @@ pub(crate) async fn run(
                 "Run without --list to mark these scripts as REPAIRED (deploy then retries them)."
             );
         }
+        if crate::report::json() {
+            crate::report::emit(
+                ExitStatus::Success,
+                crate::report::fields([
+                    ("list", args.list.into()),
+                    (
+                        "failed",
+                        failed
+                            .iter()
+                            .map(|(_, r)| crate::report::history_row(r))
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                    ("lock", lock_value(held.as_ref())),
+                    ("marked", Vec::<serde_json::Value>::new().into()),
+                ]),
+            );
+        }
         return Ok(ExitStatus::Success);
     }
 
@@ -101,6 +119,14 @@ async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> 
             status::REPAIRED,
         )?;
     }
+    run.extra(
+        "marked",
+        failed
+            .iter()
+            .map(|(ks, r)| serde_json::json!({ "keyspace": ks, "script": &*r.script }))
+            .collect::<Vec<_>>()
+            .into(),
+    );
     if !failed.is_empty() {
         let mut keyspaces: Vec<&str> = failed.iter().map(|(ks, _)| ks.as_str()).collect();
         keyspaces.dedup();
@@ -132,6 +158,15 @@ async fn release(
         ForceRelease::Free => {
             print_lock(None);
             outln!("No deploy lock to release.");
+            if crate::report::json() {
+                crate::report::emit(
+                    ExitStatus::Success,
+                    crate::report::fields([
+                        ("release_lock", true.into()),
+                        ("released", serde_json::Value::Null),
+                    ]),
+                );
+            }
             Ok(ExitStatus::Success)
         }
         ForceRelease::Released(info) => {
@@ -165,6 +200,15 @@ async fn release(
                 Counts::default(),
             );
             notifier.finish().await;
+            if crate::report::json() {
+                crate::report::emit(
+                    ExitStatus::Success,
+                    crate::report::fields([
+                        ("release_lock", true.into()),
+                        ("released", lock_value(Some(&info))),
+                    ]),
+                );
+            }
             Ok(ExitStatus::Success)
         }
         ForceRelease::ChangedHands { was, now } => {
@@ -205,11 +249,17 @@ fn failed_scripts(
 /// The configured keyspaces, or every keyspace that has history.
 fn scope(rows: &[HistoryRow], settings: &Settings) -> BTreeSet<String> {
     if settings.keyspaces.is_empty() {
-        rows.iter()
+        // One entry per keyspace, whatever spelling each run wrote.
+        let mut seen = std::collections::BTreeMap::new();
+        for k in rows
+            .iter()
             .filter_map(|r| r.keyspace_name.as_deref())
             .filter(|k| !k.is_empty())
-            .map(str::to_string)
-            .collect()
+        {
+            seen.entry(k.to_ascii_lowercase())
+                .or_insert_with(|| k.to_string());
+        }
+        seen.into_values().collect()
     } else {
         settings.keyspaces.iter().cloned().collect()
     }
@@ -251,6 +301,19 @@ fn scope_text(scope: &BTreeSet<String>) -> String {
         "any keyspace".into()
     } else {
         scope.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The deploy lock as JSON.
+fn lock_value(held: Option<&LockInfo>) -> serde_json::Value {
+    match held {
+        Some(info) => serde_json::json!({
+            "held": true,
+            "locked_by": info.locked_by,
+            "locked_at": info.locked_at.map(format_ms),
+            "run_id": info.run_id,
+        }),
+        None => serde_json::json!({ "held": false }),
     }
 }
 

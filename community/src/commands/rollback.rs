@@ -66,6 +66,29 @@ pub(crate) async fn run(
                 outln!("[UNDO]    {:<44} version {}", s.undo.filename, s.version);
             }
         }
+        if crate::report::json() {
+            let steps: Vec<serde_json::Value> = plans
+                .iter()
+                .flat_map(|(ks, steps)| {
+                    steps.iter().map(move |s| {
+                        serde_json::json!({
+                            "keyspace": ks,
+                            "script": s.undo.filename,
+                            "version": s.version.to_string(),
+                            "action": "would_undo",
+                        })
+                    })
+                })
+                .collect();
+            crate::report::emit(
+                ExitStatus::Success,
+                crate::report::fields([
+                    ("dry_run", true.into()),
+                    ("target", describe(&target).into()),
+                    ("steps", steps.into()),
+                ]),
+            );
+        }
         return Ok(ExitStatus::Success);
     }
 
@@ -139,6 +162,7 @@ async fn rollback(
     target: &RollbackTarget,
 ) -> Result<(), UserError> {
     let plans = plans(undo, run.history(), keyspaces, target)?;
+    run.expect(plans.iter().map(|(_, steps)| steps.len()).sum());
     for (ks, steps) in &plans {
         outln!("ROLLBACK  keyspace={ks}  target={}", describe(target));
         if steps.is_empty() {

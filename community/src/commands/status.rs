@@ -26,9 +26,11 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
     let mut shown: Vec<&HistoryRow> = rows
         .iter()
         .filter(|r| {
-            keyspaces
-                .iter()
-                .any(|k| r.keyspace_name.as_deref() == Some(*k))
+            keyspaces.iter().any(|k| {
+                r.keyspace_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(k))
+            })
         })
         .filter(|r| {
             args.tag
@@ -50,12 +52,30 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
         print_table(&shown);
     }
 
+    let mut json_keyspaces = Vec::new();
     match discover(&settings.root_folder) {
         Ok(found) => {
             for ks in &keyspaces {
                 let p = plan::deploy(&found.forward, &KeyspaceHistory::build(&rows, ks), ks);
                 let (always, pending): (Vec<_>, Vec<_>) =
                     p.to_run().partition(|s| s.reason == plan::Reason::Always);
+                if crate::report::json() {
+                    json_keyspaces.push(serde_json::json!({
+                        "keyspace": ks,
+                        "up_to_date": pending.is_empty(),
+                        "pending": pending.iter().map(|s| serde_json::json!({
+                            "script": s.script.filename,
+                            "reason": s.reason.code(),
+                            "text": s.reason.text(),
+                        })).collect::<Vec<_>>(),
+                        "always": always.len(),
+                        "drift": p.drift.iter().map(|d| serde_json::json!({
+                            "script": d.script.filename,
+                            "applied_checksum": d.applied_checksum,
+                            "file_checksum": d.script.checksum,
+                        })).collect::<Vec<_>>(),
+                    }));
+                }
                 outln!();
                 if pending.is_empty() {
                     outln!(
@@ -80,6 +100,23 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
             }
         }
         Err(e) => ui::warn(format_args!("{e}; pending scripts and drift are not shown")),
+    }
+    if crate::report::json() {
+        crate::report::emit(
+            ExitStatus::Success,
+            crate::report::fields([
+                ("tag_filter", args.tag.clone().into()),
+                (
+                    "history",
+                    shown
+                        .iter()
+                        .map(|r| crate::report::history_row(r))
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+                ("keyspaces", json_keyspaces.into()),
+            ]),
+        );
     }
     Ok(ExitStatus::Success)
 }

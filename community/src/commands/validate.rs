@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::check::{check, FileFinding, Report};
-use crate::cli::{Format, ValidateArgs};
+use crate::cli::ValidateArgs;
 use crate::config::Settings;
 use crate::cql::Severity;
 use crate::exit::ExitStatus;
@@ -19,16 +19,19 @@ pub(crate) fn run(args: &ValidateArgs, settings: &Settings) -> Result<ExitStatus
         UserError::error(e.to_string())
             .hint("set root_folder in cassachange.yml or pass --root-folder")
     })?;
+    let _ = args;
     let report = check(&found, settings.target());
-    match args.format {
-        Format::Text => print_text(&report, &root.display().to_string()),
-        Format::Json => print_json(&report, &root.display().to_string()),
-    }
-    Ok(if report.errors() > 0 {
+    let status = if report.errors() > 0 {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
-    })
+    };
+    if crate::report::json() {
+        print_json(&report, &root.display().to_string(), status);
+    } else {
+        print_text(&report, &root.display().to_string());
+    }
+    Ok(status)
 }
 
 fn print_text(report: &Report<'_>, root: &str) {
@@ -79,7 +82,7 @@ fn print_text(report: &Report<'_>, root: &str) {
     );
 }
 
-fn print_json(report: &Report<'_>, root: &str) {
+fn print_json(report: &Report<'_>, root: &str, status: ExitStatus) {
     let scripts: Vec<_> = report
         .scripts
         .iter()
@@ -109,16 +112,21 @@ fn print_json(report: &Report<'_>, root: &str) {
             })
         })
         .collect();
-    let doc = json!({
-        "root_folder": root,
-        "passed": report.errors() == 0,
-        "summary": {
-            "scripts": report.scripts.len(),
-            "warnings": report.warnings(),
-            "errors": report.errors(),
-        },
-        "scripts": scripts,
-        "findings": findings,
-    });
-    outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    crate::report::emit(
+        status,
+        crate::report::fields([
+            ("root_folder", root.into()),
+            ("passed", (report.errors() == 0).into()),
+            (
+                "summary",
+                json!({
+                    "scripts": report.scripts.len(),
+                    "warnings": report.warnings(),
+                    "errors": report.errors(),
+                }),
+            ),
+            ("scripts", scripts.into()),
+            ("findings", findings.into()),
+        ]),
+    );
 }

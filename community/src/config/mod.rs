@@ -276,11 +276,11 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid YAML.
-    #[error("{path}:{location}: invalid YAML: {message}")]
+    #[error("{path}{location}: invalid YAML: {message}")]
     Syntax {
         /// The file.
         path: PathBuf,
-        /// `line:column`, when known.
+        /// `:line:column` (or `:line`), when known.
         location: String,
         /// The parser's message.
         message: String,
@@ -414,6 +414,17 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Settings, ConfigError> {
         });
     }
 
+    // Set but empty: an unset CI secret, say. Every other variable reads as unset
+    // then (the original's behaviour); the contact points must never fall back to
+    // localhost that way.
+    if (opts.env)("CASSANDRA_HOSTS").is_some_and(|v| v.trim().is_empty()) {
+        return Err(ConfigError::BadValue {
+            origin: Origin::Env("CASSANDRA_HOSTS"),
+            message: "set but empty: give at least one host, or unset it to use the \
+                      configured hosts (an empty value is not localhost)"
+                .into(),
+        });
+    }
     let mut env_layer = Layer::new();
     for spec in KEYS {
         if let Some(var) = spec.env {
@@ -447,12 +458,42 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Settings, ConfigError> {
                 });
             }
         }
+        // A blank keyspace flag is a mistake (an unset shell variable), never "use the
+        // file's value".
+        if matches!(*key, "keyspace" | "keyspaces" | "history_keyspace")
+            && schema::as_list(value).is_ok_and(|l| l.is_empty())
+        {
+            return Err(ConfigError::BadValue {
+                origin,
+                message: format!(
+                    "no keyspace in {}: give a name (or leave the flag out)",
+                    schema::show(value)
+                ),
+            });
+        }
         flag_layer.insert((*key).to_string(), (value.clone(), origin));
     }
     layers.push(flag_layer);
 
     let config_file = doc.is_some().then(|| path.clone());
     Ok(Resolver { layers }.settings(config_file, profile))
+}
+
+/// The line of the second `key:` of a "duplicate entry with key" error, when the key
+/// is a plain word that appears at the start of a line (after indentation) twice.
+fn duplicate_key_line(text: &str, message: &str) -> Option<usize> {
+    let key = message
+        .strip_prefix("duplicate entry with key \"")?
+        .strip_suffix('"')?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .nth(1)
+        .map(|(i, _)| i + 1)
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<(PathBuf, Option<Value>), ConfigError> {
@@ -469,16 +510,20 @@ fn read_file(explicit: Option<&Path>) -> Result<(PathBuf, Option<Value>), Config
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
     let value: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
-        let location = e.location().map_or_else(
-            || "?".to_string(),
-            |l| format!("{}:{}", l.line(), l.column()),
-        );
         let message = e.to_string();
         let message = message
             .split(" at line ")
             .next()
             .unwrap_or(&message)
             .to_string();
+        // The parser places a duplicate key at its mapping: point at the second one.
+        let duplicate = duplicate_key_line(&text, &message);
+        let location = match (duplicate, e.location()) {
+            (Some(line), _) => format!(":{line}"),
+            (None, Some(l)) => format!(":{}:{}", l.line(), l.column()),
+            (None, None) => String::new(),
+        };
+        let message = huge_number(&message).unwrap_or(message);
         ConfigError::Syntax {
             path: path.clone(),
             location,
@@ -525,6 +570,26 @@ fn layer_from(map: &Mapping, path: &Path, prefix: &str) -> Layer {
             ))
         })
         .collect()
+}
+
+/// The parser's message for an integer beyond 64 bits (`timeout: invalid type:
+/// integer `99999999999999999999` as u128, …`), in the words of the key's own bound.
+fn huge_number(message: &str) -> Option<String> {
+    let (key, rest) = message.split_once(": invalid type: integer `")?;
+    let (number, _) = rest.split_once('`')?;
+    let key = key.rsplit('.').next().unwrap_or(key);
+    let bound = schema::spec(key).and_then(|s| match s.ty {
+        schema::Ty::Seconds | schema::Ty::LockTtl | schema::Ty::Duration => Some(format!(
+            "must be a number of seconds above 0 and at most {} (365 days)",
+            schema::MAX_SECONDS
+        )),
+        schema::Ty::Port => Some("must be a port number from 1 to 65535".to_string()),
+        _ => None,
+    });
+    Some(match bound {
+        Some(b) => format!("{key}: {number} is out of range: {b}"),
+        None => format!("{key}: {number} is too large a number"),
+    })
 }
 
 struct Resolver {

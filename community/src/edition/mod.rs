@@ -24,6 +24,11 @@ pub trait Edition: Sync {
     /// `community`, or `enterprise <plugin version> …`.
     fn describe(&self) -> String;
 
+    /// The same, for `--version --format json`.
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "name": "community", "plugin": null })
+    }
+
     /// Replaces `secrets` URIs in `settings` with their values (enterprise), or refuses a
     /// `secrets` block (community). Runs before any connection is opened.
     fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError>;

@@ -293,6 +293,19 @@ impl Edition for PluginEdition {
         )
     }
 
+    fn json(&self) -> serde_json::Value {
+        let info = self.plugin.info();
+        let providers: Vec<&str> = info.providers.iter().map(abi_str).collect();
+        serde_json::json!({
+            "name": "enterprise",
+            "plugin": {
+                "version": info.plugin_version.as_str(),
+                "interface_version": info.interface_version.as_str(),
+                "providers": providers,
+            }
+        })
+    }
+
     fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError> {
         if settings.secrets.is_empty() {
             return Ok(());

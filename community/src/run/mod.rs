@@ -153,6 +153,12 @@ pub(crate) struct Run<'a> {
     /// An ownership check ran together with the last history write, after the last
     /// script: the next step starts without another one.
     checked: bool,
+    /// Scripts this run will execute (see [`Run::expect`]).
+    total: usize,
+    /// What each step did, for `--format json`.
+    steps: Vec<serde_json::Value>,
+    /// More fields of the JSON document (drift, …).
+    extra: serde_json::Map<String, serde_json::Value>,
     /// The session's keyspace as this run last set it (`None`: unknown, e.g. after a
     /// script with a `USE`).
     session_keyspace: Option<String>,
@@ -199,6 +205,9 @@ impl<'a> Run<'a> {
             notifier,
             summaries: Vec::new(),
             checked: false,
+            total: 0,
+            steps: Vec::new(),
+            extra: serde_json::Map::new(),
             session_keyspace: None,
         };
         match run.open(start.audit, start.notice).await {
@@ -269,13 +278,59 @@ impl<'a> Run<'a> {
         );
     }
 
+    /// Says how many scripts the run will execute, for the `[12/100]` on each line.
+    pub(crate) fn expect(&mut self, total: usize) {
+        self.total = total;
+    }
+
+    /// `[12/100]`: the place of the script being run among those the run executes.
+    fn position(&self) -> String {
+        let n = self.counts.run + self.counts.failed + 1;
+        if self.total == 0 {
+            format!("[{n}]")
+        } else {
+            format!("[{n}/{}]", self.total)
+        }
+    }
+
+    /// Adds a field to the JSON document of the run.
+    pub(crate) fn extra(&mut self, key: &str, value: serde_json::Value) {
+        self.extra.insert(key.to_string(), value);
+    }
+
+    /// Keeps what a step did for the JSON document (`--format json` only).
+    fn note_step(
+        &mut self,
+        keyspace: &str,
+        script: &Script,
+        action: &str,
+        reason: &str,
+        ms: Option<u128>,
+        error: Option<&str>,
+    ) {
+        if crate::report::json() {
+            self.steps.push(serde_json::json!({
+                "keyspace": keyspace,
+                "script": script.filename,
+                "type": script.kind.as_str(),
+                "version": script.version.as_ref().map(ToString::to_string),
+                "action": action,
+                "reason": reason,
+                "duration_ms": ms.map(|m| u64::try_from(m).unwrap_or(u64::MAX)),
+                "error": error,
+            }));
+        }
+    }
+
     /// Counts a skipped script and audits it.
     pub(crate) fn skip(
         &mut self,
         keyspace: &str,
-        script: &str,
+        script: &Script,
         reason: String,
     ) -> Result<(), UserError> {
+        self.note_step(keyspace, script, "skip", &reason, None, None);
+        let script = script.filename.as_str();
         self.counts.skipped += 1;
         self.audit_script(EventType::ScriptSkip, reason, keyspace, script, "")
     }
@@ -390,11 +445,6 @@ impl<'a> Run<'a> {
                 if let Action::Undo { version, .. } = action {
                     rows.push(self.sentinel(version, keyspace));
                 }
-                // The next step's ownership check overlaps this history write (a
-                // failed check is left to the next step, which checks again).
-                let (recorded, checked) = tokio::join!(self.record(rows), self.lock.check());
-                recorded?;
-                self.checked = checked.is_ok();
                 let (tag, event_detail, line) = match action {
                     Action::Apply(_) => ("[RUN]", format!("{ms}ms"), note.to_string()),
                     Action::Undo { version, .. } => (
@@ -403,19 +453,55 @@ impl<'a> Run<'a> {
                         format!("version {version} rolled back"),
                     ),
                 };
-                outln!("{tag:<10}{:<44} {ms}ms  {line}", script.filename);
+                // The history write, then its audit event (written at once), overlap the
+                // next step's ownership check (a failed check is left to the next step,
+                // which checks again).
+                let closing = std::time::Instant::now();
+                let recorded = async {
+                    self.record(rows).await?;
+                    tracing::debug!(
+                        "history row of {} written in {:?}",
+                        script.filename,
+                        closing.elapsed()
+                    );
+                    self.audit_script(
+                        EventType::ScriptRun,
+                        event_detail,
+                        keyspace,
+                        &script.filename,
+                        status::SUCCESS,
+                    )?;
+                    self.edition.flush_audit()
+                };
+                let check = async {
+                    let checked = self.lock.check().await;
+                    tracing::debug!("ownership checked in {:?}", closing.elapsed());
+                    checked
+                };
+                let (recorded, checked) = tokio::join!(recorded, check);
+                tracing::debug!(
+                    "{} closed in {:?} (script: {elapsed:?})",
+                    script.filename,
+                    closing.elapsed()
+                );
+                recorded?;
+                self.checked = checked.is_ok();
+                outln!(
+                    "{tag:<10}{:<44} {ms}ms  {line}  {}",
+                    script.filename,
+                    self.position()
+                );
+                let action_name = if tag == "[RUN]" { "run" } else { "undo" };
+                self.note_step(keyspace, script, action_name, &line, Some(ms), None);
                 self.counts.run += 1;
-                self.audit_script(
-                    EventType::ScriptRun,
-                    event_detail,
-                    keyspace,
-                    &script.filename,
-                    status::SUCCESS,
-                )?;
                 Ok(true)
             }
             Err(ScriptFailure::Failed(failure)) => {
-                outln!("[FAIL]    {:<44} {ms}ms", script.filename);
+                outln!(
+                    "[FAIL]    {:<44} {ms}ms  {}",
+                    script.filename,
+                    self.position()
+                );
                 ui::print_user(&UserError::failure(failure.describe(script)));
                 // A failure can be another run's doing (it took the lock and applied
                 // the same statement): record it only while the lock is ours.
@@ -428,7 +514,9 @@ impl<'a> Run<'a> {
                         ),
                     )
                 })?;
-                self.record_failure(keyspace, script, elapsed, failure.error.to_string())
+                let error = failure.error.to_string();
+                self.note_step(keyspace, script, "failed", "", Some(ms), Some(&error));
+                self.record_failure(keyspace, script, elapsed, error)
                     .await?;
                 Ok(false)
             }
@@ -556,6 +644,9 @@ impl<'a> Run<'a> {
             errors,
             kind,
             notifier,
+            counts,
+            steps,
+            extra,
             ..
         } = self;
         let released = lock.release().await;
@@ -570,10 +661,24 @@ impl<'a> Run<'a> {
             Ok(false) => {
                 ui::warn("the deploy lock was no longer ours at release (expired, taken over or force-released)");
             }
-            Err(e) => ui::warn(format_args!(
-                "could not release the deploy lock: {e}; it expires after its TTL \
-                 (or free it now with `cassachange repair --release-lock`)"
-            )),
+            // Retried for as long as the lease lasted. A held lock fails the next
+            // deploy (exit 3), so this run says so now: its own work is done and
+            // recorded, but the run fails (exit 1) with the way out.
+            Err(e) => {
+                let failed = UserError::failure(format!(
+                    "could not release the deploy lock (run {}): {e}",
+                    info.run_id
+                ))
+                .hint(
+                    "what this run applied is recorded; the lock expires after lock_ttl, or \
+                     free it now with `cassachange repair --release-lock`",
+                );
+                if closing.is_ok() {
+                    closing = Err(failed);
+                } else {
+                    ui::print_user(&failed);
+                }
+            }
         }
         let flushed = edition.flush_audit();
         if closing.is_ok() {
@@ -584,18 +689,54 @@ impl<'a> Run<'a> {
         }
         // Outstanding notifications, after the lock is released: bounded by their timeout.
         notifier.finish().await;
-        result?;
-        closing?;
-        if errors > 0 {
-            return Ok(ExitStatus::Failure);
+        let outcome = match (result, closing) {
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) if errors > 0 => Ok(ExitStatus::Failure),
+            (Ok(()), Ok(())) => Ok(ExitStatus::Success),
+        };
+        if crate::report::json() {
+            let status = match &outcome {
+                Ok(s) => *s,
+                Err(e) => e.status,
+            };
+            let lock_state = match &released {
+                Ok(true) => "released".to_string(),
+                Ok(false) => "no longer ours at release".to_string(),
+                Err(e) => format!("release failed: {e}"),
+            };
+            let mut fields = crate::report::fields([
+                ("run_id", info.run_id.as_str().into()),
+                ("operator", info.operator.as_str().into()),
+                ("tag", info.tag.as_str().into()),
+                ("dry_run", false.into()),
+                (
+                    "totals",
+                    serde_json::json!({
+                        "ran": counts.run,
+                        "skipped": counts.skipped,
+                        "failed": counts.failed,
+                    }),
+                ),
+                ("steps", steps.into()),
+                ("lock", lock_state.into()),
+                (
+                    "error",
+                    outcome.as_ref().err().map_or(serde_json::Value::Null, |e| {
+                        crate::report::error_value(&e.message, &e.hints)
+                    }),
+                ),
+            ]);
+            fields.extend(extra);
+            crate::report::emit(status, fields);
         }
-        if crate::interrupt::interrupted() {
+        let status = outcome?;
+        if status == ExitStatus::Success && crate::interrupt::interrupted() {
             ui::note(format_args!(
                 "the signal came after the last step: the {} completed",
                 kind.command()
             ));
         }
-        Ok(ExitStatus::Success)
+        Ok(status)
     }
 }
 

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Builds cassachange's release artifacts into an output folder:
+#
+#   cassachange-<version>-<target>.tar.gz                      the binary, README, LICENSE,
+#                                                              completions, man page
+#   cassachange-enterprise-<version>-<target>[-<features>].tar.gz
+#                                                              the plugin, per feature set
+#   cassachange_<version>_<arch>.deb                           /usr/lib/cassachange/cassachange
+#   cassachange-enterprise_<version>_<arch>.deb                + its plugin (depends on the first)
+#   cassachange-<version>-py3-none-<platform>.whl              maturin "bin" wheel: `pip install`
+#                                                              puts the Rust binary on PATH as
+#                                                              `cassachange`
+#   SHA256SUMS
+#
+# The community binary and the enterprise plugin are separate artifacts, like the
+# original's two pip packages. Builds are reproducible: paths are remapped, timestamps
+# come from SOURCE_DATE_EPOCH (default: the last commit), archives are sorted with fixed
+# owners and modes, gzip writes no name or time.
+#
+# Usage: packaging/build.sh [--out DIR] [--profile release|dev] [--features "all vault aws azure"]
+#                           [--no-deb] [--no-wheel]
+#   --profile dev packs the dev builds of the workspace (quick; the test suite uses it);
+#   the default is release (stripped, thin LTO).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/dist"
+PROFILE=release
+FEATURE_SETS="all vault aws azure"
+DEB=1
+WHEEL=1
+while (($#)); do
+  case $1 in
+    --out) OUT=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
+    --features) FEATURE_SETS=$2; shift 2 ;;
+    --no-deb) DEB=0; shift ;;
+    --no-wheel) WHEEL=0; shift ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+case $PROFILE in release | dev) ;; *) echo "build.sh: --profile is release or dev" >&2; exit 2 ;; esac
+
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/target}"
+VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+TARGET=$(rustc -vV | sed -n 's/^host: //p')
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)}
+export SOURCE_DATE_EPOCH
+# The same bytes from any checkout and any user: no absolute paths in release binaries.
+# (Dev packs reuse the dev builds as they are: changing RUSTFLAGS would rebuild everything.)
+if [[ $PROFILE == release ]]; then
+  export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$ROOT=/cassachange --remap-path-prefix=$HOME/.cargo=/cargo --remap-path-prefix=$HOME/.rustup=/rustup"
+fi
+PROFILE_DIR=$([[ $PROFILE == dev ]] && echo debug || echo release)
+CARGO_PROFILE=$([[ $PROFILE == dev ]] && echo "" || echo "--release")
+DLL="libcassachange_enterprise.so"
+
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# pack DIR NAME: a reproducible NAME.tar.gz of DIR's contents under NAME/.
+pack() {
+  local dir=$1 name=$2
+  tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
+    --mode='u+rwX,go+rX,go-w' -C "$(dirname "$dir")" -cf - "$(basename "$dir")" \
+    | gzip -n -9 >"$OUT/$name.tar.gz"
+}
+
+log "cassachange $VERSION for $TARGET ($PROFILE)"
+# shellcheck disable=SC2086
+cargo build $CARGO_PROFILE --locked -p cassachange
+BIN="$CARGO_TARGET_DIR/$PROFILE_DIR/cassachange"
+[[ $PROFILE == dev ]] && strip -o "$STAGE/cassachange.stripped" "$BIN" && BIN="$STAGE/cassachange.stripped"
+
+# The community archive.
+C="$STAGE/cassachange-$VERSION-$TARGET"
+mkdir -p "$C/completions" "$C/man"
+install -m 0755 "$BIN" "$C/cassachange"
+install -m 0644 README.md "$C/README.md"
+install -m 0644 LICENSE "$C/LICENSE"
+"$C/cassachange" completions bash >"$C/completions/cassachange.bash"
+"$C/cassachange" completions zsh >"$C/completions/_cassachange"
+"$C/cassachange" completions fish >"$C/completions/cassachange.fish"
+"$C/cassachange" man >"$C/man/cassachange.1"
+find "$C" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+pack "$C" "cassachange-$VERSION-$TARGET"
+
+# The plugin, once per feature set ("all" is the plain name).
+for features in $FEATURE_SETS; do
+  log "cassachange-enterprise $VERSION ($features)"
+  # shellcheck disable=SC2086
+  cargo build $CARGO_PROFILE --locked -p cassachange-enterprise --no-default-features --features "$features"
+  suffix=$([[ $features == all ]] && echo "" || echo "-$features")
+  E="$STAGE/cassachange-enterprise-$VERSION-$TARGET$suffix"
+  mkdir -p "$E"
+  install -m 0755 "$CARGO_TARGET_DIR/$PROFILE_DIR/$DLL" "$E/$DLL"
+  [[ $PROFILE == dev ]] && strip "$E/$DLL"
+  install -m 0644 README.md "$E/README.md"
+  install -m 0644 LICENSE "$E/LICENSE"
+  find "$E" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  pack "$E" "cassachange-enterprise-$VERSION-$TARGET$suffix"
+done
+
+if ((DEB == 1)); then
+  ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+  log "Debian packages ($ARCH)"
+  # deb_tree DIR NAME DEPENDS DESCRIPTION
+  control() {
+    mkdir -p "$1/DEBIAN"
+    {
+      echo "Package: $2"
+      echo "Version: $VERSION"
+      echo "Architecture: $ARCH"
+      echo "Maintainer: cassachange maintainers"
+      echo "Section: database"
+      echo "Priority: optional"
+      [[ -n $3 ]] && echo "Depends: $3"
+      echo "Description: $4"
+    } >"$1/DEBIAN/control"
+  }
+  D="$STAGE/deb-community"
+  mkdir -p "$D/usr/lib/cassachange" "$D/usr/bin" "$D/usr/share/doc/cassachange" \
+    "$D/usr/share/man/man1" "$D/usr/share/bash-completion/completions" \
+    "$D/usr/share/zsh/vendor-completions" "$D/usr/share/fish/vendor_completions.d"
+  install -m 0755 "$C/cassachange" "$D/usr/lib/cassachange/cassachange"
+  # The binary looks for the plugin beside its real path: the link keeps that folder.
+  ln -s ../lib/cassachange/cassachange "$D/usr/bin/cassachange"
+  install -m 0644 README.md LICENSE "$D/usr/share/doc/cassachange/"
+  gzip -n -9 -c "$C/man/cassachange.1" >"$D/usr/share/man/man1/cassachange.1.gz"
+  install -m 0644 "$C/completions/cassachange.bash" "$D/usr/share/bash-completion/completions/cassachange"
+  install -m 0644 "$C/completions/_cassachange" "$D/usr/share/zsh/vendor-completions/_cassachange"
+  install -m 0644 "$C/completions/cassachange.fish" "$D/usr/share/fish/vendor_completions.d/cassachange.fish"
+  control "$D" cassachange "" "schema migrations for Apache Cassandra and DataStax AstraDB"
+  find "$D" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  dpkg-deb --root-owner-group -Zxz --build "$D" "$OUT/cassachange_${VERSION}_$ARCH.deb" >/dev/null
+
+  P="$STAGE/deb-enterprise"
+  mkdir -p "$P/usr/lib/cassachange"
+  E="$STAGE/cassachange-enterprise-$VERSION-$TARGET"
+  [[ -d $E ]] || E=$(ls -d "$STAGE"/cassachange-enterprise-* | head -n 1)
+  install -m 0755 "$E/$DLL" "$P/usr/lib/cassachange/$DLL"
+  control "$P" cassachange-enterprise "cassachange (= $VERSION)" \
+    "cassachange enterprise plugin: secret managers and the audit log"
+  find "$P" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  dpkg-deb --root-owner-group -Zxz --build "$P" "$OUT/cassachange-enterprise_${VERSION}_$ARCH.deb" >/dev/null
+fi
+
+if ((WHEEL == 1)); then
+  log "wheel (maturin, bin bindings)"
+  MATURIN=${MATURIN:-maturin}
+  command -v "$MATURIN" >/dev/null || {
+    echo "build.sh: maturin not found (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
+    exit 2
+  }
+  # maturin builds the same cargo profile into the same target dir (nothing is rebuilt).
+  "$MATURIN" build --quiet -m "$ROOT/community/Cargo.toml" -b bin --profile "$PROFILE" \
+    --locked --out "$OUT" --compatibility linux --skip-auditwheel >/dev/null
+fi
+
+(cd "$OUT" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort \
+  | xargs sha256sum >SHA256SUMS)
+log "artifacts in $OUT:"
+(cd "$OUT" && ls -l --time-style=+ | sed 1d) >&2

@@ -1,0 +1,196 @@
+//! The release artifacts of `packaging/build.sh`, built from the dev profile (quick; the
+//! release profile runs the same script): checksums, a byte-identical second pack, and
+//! each way in — `install.sh` into a fresh prefix, the `.deb` files unpacked under a
+//! scratch root, the wheel in a fresh venv — ending in `cassachange --version`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cassachange_tests::{
+    cache_dir, python, tests_dir, variant_build_lock, variants_target, Output,
+};
+use serde_json::Value;
+
+const PLUGIN: &str = "libcassachange_enterprise.so";
+
+fn build(out: &Path) -> Output {
+    let maturin = python().with_file_name("maturin");
+    assert!(
+        maturin.is_file(),
+        "{} not found: tests/requirements.txt installs maturin",
+        maturin.display()
+    );
+    let _guard = variant_build_lock();
+    let out = Output::of(
+        Command::new(tests_dir().join("../packaging/build.sh"))
+            .args(["--profile", "dev", "--features", "all vault", "--out"])
+            .arg(out)
+            .env("CARGO_TARGET_DIR", variants_target())
+            .env("MATURIN", &maturin)
+            .env_remove("RUSTFLAGS"),
+    );
+    assert_eq!(out.code, 0, "build.sh failed:\n{}", out.all());
+    out
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn find(dir: &Path, prefix: &str, suffix: &str) -> PathBuf {
+    let hits: Vec<String> = files(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(prefix) && n.ends_with(suffix))
+        .collect();
+    assert_eq!(hits.len(), 1, "{prefix}*{suffix} in {:?}", files(dir));
+    dir.join(&hits[0])
+}
+
+/// `--version --format json` of an installed binary: the edition's name.
+fn edition(bin: &Path) -> String {
+    let out = Output::of(
+        Command::new(bin)
+            .args(["--version", "--format", "json"])
+            .env("NO_COLOR", "1"),
+    );
+    assert_eq!(out.code, 0, "{} --version:\n{}", bin.display(), out.all());
+    let v: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    v["edition"]["name"].as_str().unwrap().to_string()
+}
+
+fn sh(cmd: &mut Command) -> Output {
+    let out = Output::of(cmd);
+    assert_eq!(out.code, 0, "{cmd:?}:\n{}", out.all());
+    out
+}
+
+#[test]
+fn release_artifacts_check_out_install_and_run() {
+    let scratch = tempfile::tempdir_in(cache_dir()).unwrap();
+    let a = scratch.path().join("a");
+    let b = scratch.path().join("b");
+    build(&a);
+    let version = env!("CARGO_PKG_VERSION");
+    let names = files(&a);
+    for expected in [
+        format!("cassachange-{version}-"),
+        format!("cassachange-enterprise-{version}-"),
+        format!("cassachange_{version}_"),
+        format!("cassachange-enterprise_{version}_"),
+        format!("cassachange-{version}-py3-none-"),
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(&expected)),
+            "no {expected}* in {names:?}"
+        );
+    }
+    assert!(
+        names.iter().any(|n| n.ends_with("-vault.tar.gz")),
+        "the vault-only plugin archive is missing: {names:?}"
+    );
+
+    // SHA256SUMS lists every artifact and matches.
+    let sums = std::fs::read_to_string(a.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), names.len() - 1, "{sums}");
+    sh(Command::new("sha256sum")
+        .args(["--check", "--strict", "SHA256SUMS"])
+        .current_dir(&a));
+
+    // The archives hold what the README promises.
+    let community = find(&a, &format!("cassachange-{version}-"), ".tar.gz");
+    let listing = sh(Command::new("tar").arg("-tzf").arg(&community)).stdout;
+    for part in [
+        "/cassachange",
+        "/README.md",
+        "/LICENSE",
+        "/man/cassachange.1",
+        "/completions/cassachange.bash",
+        "/completions/_cassachange",
+        "/completions/cassachange.fish",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.ends_with(part)),
+            "{part} not in {}:\n{listing}",
+            community.display()
+        );
+    }
+
+    // Packing the same builds again gives the same bytes.
+    build(&b);
+    let sums_b = std::fs::read_to_string(b.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums, sums_b, "a second pack differs");
+
+    // install.sh: the community archive alone, then the folder (with the plugin).
+    let install = tests_dir().join("../packaging/install.sh");
+    let p1 = scratch.path().join("prefix-community");
+    sh(Command::new(&install)
+        .arg("--prefix")
+        .arg(&p1)
+        .arg(&community));
+    assert_eq!(edition(&p1.join("bin/cassachange")), "community");
+    assert!(p1.join("share/man/man1/cassachange.1").is_file());
+    let p2 = scratch.path().join("prefix-enterprise");
+    sh(Command::new(&install).arg("--prefix").arg(&p2).arg(&a));
+    assert_eq!(edition(&p2.join("bin/cassachange")), "enterprise");
+    assert!(p2.join("lib/cassachange").join(PLUGIN).is_file());
+
+    // A damaged archive is refused before anything is installed.
+    let bad = scratch.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let copy = bad.join(community.file_name().unwrap());
+    let mut bytes = std::fs::read(&community).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&copy, bytes).unwrap();
+    std::fs::copy(a.join("SHA256SUMS"), bad.join("SHA256SUMS")).unwrap();
+    let p3 = scratch.path().join("prefix-bad");
+    let out = Output::of(Command::new(&install).arg("--prefix").arg(&p3).arg(&copy));
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("does not match its SHA256SUMS entry"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p3.join("bin/cassachange").exists());
+
+    // The .deb files under a scratch root: the plugin package depends on the binary's
+    // and lands beside it.
+    let deb = find(&a, &format!("cassachange_{version}_"), ".deb");
+    let deb_plugin = find(&a, &format!("cassachange-enterprise_{version}_"), ".deb");
+    let depends = sh(Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(&deb_plugin)
+        .arg("Depends"))
+    .stdout;
+    assert_eq!(depends.trim(), format!("cassachange (= {version})"));
+    let root = scratch.path().join("root");
+    sh(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    assert_eq!(edition(&root.join("usr/bin/cassachange")), "community");
+    sh(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb_plugin)
+        .arg(&root));
+    assert!(root.join("usr/lib/cassachange").join(PLUGIN).is_file());
+    assert_eq!(edition(&root.join("usr/bin/cassachange")), "enterprise");
+
+    // The wheel in a fresh venv puts the Rust binary on PATH as `cassachange`.
+    let wheel = find(&a, &format!("cassachange-{version}-"), ".whl");
+    let venv = scratch.path().join("venv");
+    sh(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    sh(Command::new(venv.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--disable-pip-version-check",
+        ])
+        .arg(&wheel));
+    assert_eq!(edition(&venv.join("bin/cassachange")), "community");
+}
