@@ -8,9 +8,10 @@ use scylla::client::session_builder::SessionBuilder;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (node, keyspace, files) = (&args[1], &args[2], &args[3..]);
-    // The same schema-metadata scope as cassachange uses, so the loop is a fair floor.
+    // The same schema-metadata settings as cassachange uses, so the loop is a fair floor.
     let session = SessionBuilder::new()
         .known_node(node)
+        .fetch_full_schema_metadata(false)
         .keyspaces_to_fetch([keyspace.clone()])
         .build()
         .await?;
@@ -18,7 +19,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in files {
         let text = std::fs::read_to_string(file)?;
         for stmt in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let started = std::time::Instant::now();
             session.query_unpaged(stmt, &[]).await?;
+            if std::env::var_os("BARE_LOOP_TIMES").is_some() {
+                eprintln!("{:.1}", started.elapsed().as_secs_f64() * 1000.0);
+            }
         }
     }
     Ok(())

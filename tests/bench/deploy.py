@@ -110,8 +110,11 @@ def main():
                     f"CREATE TABLE IF NOT EXISTS t_{i} (id uuid PRIMARY KEY, v text, n int);\n")
                    for i in range(100)]
             rows = {k: [] for k in list(tools) + ["bare"]}
+            names = list(rows)
             for run in range(args.runs):
-                for tool in rows:
+                # Each tool takes each place in turn: the node is not equally busy
+                # right after the previous keyspaces were dropped.
+                for tool in names[run % len(names):] + names[:run % len(names)]:
                     ks, hist = f"bench_a_{tool}", f"bench_a_{tool}_h"
                     keyspace(ks)
                     keyspace(hist)

@@ -201,6 +201,10 @@ impl Db {
         let mut builder = SessionBuilder::new()
             .connection_timeout(Duration::from_secs(5))
             .schema_agreement_timeout(Duration::from_secs(60))
+            // Keyspaces and table names for routing, not columns and UDTs: schema
+            // questions go to system_schema, and every DDL statement of a deploy would
+            // otherwise refetch every column of the keyspace.
+            .fetch_full_schema_metadata(false)
             .keyspaces_to_fetch(
                 settings
                     .keyspaces
