@@ -181,6 +181,22 @@ fn release_artifacts_check_out_install_and_run() {
     assert!(root.join("usr/lib/cassachange").join(PLUGIN).is_file());
     assert_eq!(edition(&root.join("usr/bin/cassachange")), "enterprise");
 
+    // `cargo install` of the binary (the dev profile here, from the same cache).
+    let root = scratch.path().join("cargo-root");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    {
+        let _guard = variant_build_lock();
+        sh(Command::new(cargo)
+            .args(["install", "--quiet", "--locked", "--debug", "--path"])
+            .arg(tests_dir().join("../community"))
+            .arg("--root")
+            .arg(&root)
+            .env("CARGO_TARGET_DIR", variants_target())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("RUSTFLAGS"));
+    }
+    assert_eq!(edition(&root.join("bin/cassachange")), "community");
+
     // The wheel in a fresh venv puts the Rust binary on PATH as `cassachange`.
     let wheel = find(&a, &format!("cassachange-{version}-"), ".whl");
     let venv = scratch.path().join("venv");
