@@ -17,7 +17,7 @@ mod module;
 mod types;
 
 pub use host::{Host, HostRef, HostServices, HostServices_TO};
-pub use loader::{load, LoadError, Plugin};
+pub use loader::{load, load_as, LoadError, Plugin};
 pub use module::{EnterpriseMod, EnterpriseModRef};
 pub use types::{
     AuditRecord, CommandInfo, CommandOutput, PluginInfo, Rows, SecretRef, SecretValue, Value,

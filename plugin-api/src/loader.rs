@@ -138,15 +138,22 @@ fn layout_summary(report: &str) -> String {
 
 /// Loads the plugin at `path` (a regular file; the caller checks ownership and mode).
 pub fn load(path: &Path) -> Result<Plugin, LoadError> {
+    // dlopen searches the library path for names without '/': always pass a full path.
+    let abs = path.canonicalize().map_err(|e| LoadError::NotAPlugin {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    load_as(&abs, path)
+}
+
+/// Loads the library at `open` (an absolute path, e.g. `/proc/self/fd/N` of a checked
+/// private copy), naming it `path` in every message.
+pub fn load_as(open: &Path, path: &Path) -> Result<Plugin, LoadError> {
     let not_a_plugin = |reason: String| LoadError::NotAPlugin {
         path: path.to_path_buf(),
-        reason,
+        reason: reason.replace(&*open.to_string_lossy(), &path.to_string_lossy()),
     };
-    // dlopen searches the library path for names without '/': always pass a full path.
-    let abs = path
-        .canonicalize()
-        .map_err(|e| not_a_plugin(e.to_string()))?;
-    let header = lib_header_from_path(&abs).map_err(|e| not_a_plugin(one_line(&e)))?;
+    let header = lib_header_from_path(open).map_err(|e| not_a_plugin(one_line(&e)))?;
 
     let host_v = EnterpriseModRef::VERSION_STRINGS
         .parsed()

@@ -572,3 +572,82 @@ fn a_failed_rollback_closes_like_a_failed_deploy() {
         ]
     );
 }
+
+/// The plugin's folder is checked like the file, and what is loaded is a private copy of
+/// the bytes that were checked: rewriting the file while a run goes on changes nothing
+/// for that run.
+#[test]
+fn the_plugin_folder_is_checked_and_the_loaded_copy_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let version_with = |plugin: &Path| {
+        Project::new().with_bin(cassachange_tests::bin()).run_with(
+            &["--version"],
+            &[("CASSACHANGE_PLUGIN", plugin.to_str().unwrap())],
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("libcassachange_enterprise.so");
+    std::fs::copy(built_plugin(), &plugin).unwrap();
+    mode(&plugin, 0o755);
+
+    // A group-writable folder: anyone in the group could swap the file.
+    mode(dir.path(), 0o775);
+    let out = version_with(&plugin);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!(
+            "its folder {} is writable by group or others (mode 775)",
+            dir.path().display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // Sticky and root-owned (like /tmp): only the file's owner can replace it.
+    mode(dir.path(), 0o1777);
+    let out = version_with(&plugin);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("enterprise"), "{}", out.stdout);
+    mode(dir.path(), 0o755);
+
+    // Rewritten in place while a run waits for the lock: the run goes on unharmed.
+    let mut p = DbProject::new(plain(), "pluginswap", 1, "");
+    p.project
+        .env("CASSACHANGE_PLUGIN", plugin.to_str().unwrap());
+    p.project.use_bin(cassachange_tests::bin());
+    p.script(
+        "V1__a.cql",
+        "CREATE TABLE IF NOT EXISTS a (id int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    p.script(
+        "V2__b.cql",
+        "CREATE TABLE IF NOT EXISTS b (id int PRIMARY KEY);\n",
+    );
+    plain().exec(&format!(
+        "INSERT INTO {}.deploy_lock (lock_key, locked_by, locked_at, run_id) \
+         VALUES ('global', 'elsewhere:1', toTimestamp(now()), 'other-run') USING TTL 4",
+        p.history.name
+    ));
+    let child = cassachange_tests::spawn_in(&p.project, &["deploy", "--lock-wait", "60s"], &[]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::fs::write(&plugin, vec![0u8; 4096]).unwrap();
+    let (code, text) = cassachange_tests::finish(child);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        p.history_summary(),
+        ["V1__a.cql SUCCESS", "V2__b.cql SUCCESS"],
+        "{text}"
+    );
+    let events = audit_events(&p.history.name);
+    assert!(
+        events.iter().any(|e| e == "SCRIPT_RUN"),
+        "the plugin still audited the run: {events:?}"
+    );
+    // The next run reads the rewritten file and refuses it.
+    let out = p.run(&["--version"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+}
