@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::{Db, DbError};
-use crate::history::table::{check_identifier, HistoryTable};
+use crate::history::table::{check_identifier, HistoryTable, IDENTIFIER_RULE};
 use crate::ui::UserError;
 
 /// A database error as the person running the command should read it.
@@ -30,10 +30,9 @@ pub(crate) async fn open(settings: &Settings, keyspaces: &[&str]) -> Result<Arc<
                 "keyspace"
             };
             let mut err = UserError::error(match settings.origins.get(key) {
-                Some(origin) => format!(
-                    "{origin}: '{ks}' is not a valid keyspace name: use letters, digits and \
-                     '_' (starting with a letter, at most 48)"
-                ),
+                Some(origin) => {
+                    format!("{origin}: '{ks}' is not a valid keyspace name: {IDENTIFIER_RULE}")
+                }
                 None => e,
             });
             if ks.starts_with('"') {

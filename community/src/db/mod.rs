@@ -386,6 +386,22 @@ impl Db {
             .await
     }
 
+    /// Prepares `cql` and starts paging through its rows at `cl`.
+    async fn pager(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+    ) -> Result<scylla::client::pager::QueryPager, DbError> {
+        let mut p = self.prepare(cql, what).await?;
+        p.set_consistency(cl);
+        self.session
+            .execute_iter(p, values)
+            .await
+            .map_err(|e| statement_error(what, &e.to_string()))
+    }
+
     /// Runs a prepared statement at `cl` and reads every page of its rows.
     pub async fn query_at(
         &self,
@@ -394,13 +410,7 @@ impl Db {
         values: Values,
         cl: Consistency,
     ) -> Result<Rows, DbError> {
-        let mut p = self.prepare(cql, what).await?;
-        p.set_consistency(cl);
-        let pager = self
-            .session
-            .execute_iter(p, values)
-            .await
-            .map_err(|e| statement_error(what, &e.to_string()))?;
+        let pager = self.pager(what, cql, values, cl).await?;
         let columns: Vec<String> = pager
             .column_specs()
             .iter()
@@ -427,14 +437,9 @@ impl Db {
         cl: Consistency,
         mut each: impl FnMut(Vec<Option<CqlValue>>),
     ) -> Result<(), DbError> {
-        let mut p = self.prepare(cql, what).await?;
-        p.set_consistency(cl);
-        let pager = self
-            .session
-            .execute_iter(p, values)
-            .await
-            .map_err(|e| statement_error(what, &e.to_string()))?;
-        let mut stream = pager
+        let mut stream = self
+            .pager(what, cql, values, cl)
+            .await?
             .rows_stream::<scylla::value::Row>()
             .map_err(|e| statement_error(what, &e.to_string()))?;
         while let Some(row) = stream.next().await {

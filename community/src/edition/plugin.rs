@@ -128,7 +128,7 @@ fn check_folder(path: &Path) -> Result<(), String> {
 #[cfg(unix)]
 fn open_checked(path: &Path) -> Result<Checked, String> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let nofollow = i32::try_from(rustix_nofollow()).unwrap_or(0);
+    let nofollow = i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nofollow)
@@ -162,16 +162,6 @@ fn open_checked(path: &Path) -> Result<Checked, String> {
     }
     check_folder(path)?;
     private_copy(file, path)
-}
-
-#[cfg(target_os = "linux")]
-fn rustix_nofollow() -> u32 {
-    rustix::fs::OFlags::NOFOLLOW.bits()
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn rustix_nofollow() -> u32 {
-    0
 }
 
 #[cfg(target_os = "linux")]

@@ -398,8 +398,6 @@ impl<S: LockStore> Lock<S> {
                     tracing::debug!(
                         "releasing the deploy lock failed ({e}); retrying in {pause:?}"
                     );
-                    // A timed-out attempt may have deleted the row: a later "no row" is ours.
-                    uncertain |= matches!(e, DbError::Uncertain { .. });
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                 }

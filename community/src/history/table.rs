@@ -34,6 +34,10 @@ const COLUMNS: &[&str] = &[
 
 /// Validates a keyspace or table name for use in CQL text: the original builds CQL
 /// with plain names, so names are unquoted identifiers (case-insensitive).
+/// What [`check_identifier`] accepts, for messages.
+pub const IDENTIFIER_RULE: &str =
+    "use letters, digits and '_' (starting with a letter, at most 48)";
+
 pub fn check_identifier(what: &str, name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 48
@@ -43,7 +47,7 @@ pub fn check_identifier(what: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{what} '{name}' is not a valid name: use letters, digits and '_' (starting with a letter, at most 48)"
+            "{what} '{name}' is not a valid name: {IDENTIFIER_RULE}"
         ))
     }
 }
