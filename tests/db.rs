@@ -24,9 +24,20 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
         .expect("tokio runtime")
 });
 
-/// Runs a future on the fixture's runtime.
+/// How long one fixture call to Cassandra may take: the driver can wait forever on a
+/// server that dropped a handshake, and a stalled test must fail, not stall the suite.
+const FIXTURE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs a future on the fixture's runtime; panics when it takes longer than two minutes.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    RUNTIME.block_on(f)
+    RUNTIME
+        .block_on(async { tokio::time::timeout(FIXTURE_CALL_LIMIT, f).await })
+        .unwrap_or_else(|_| {
+            panic!(
+                "a fixture call to Cassandra did not finish within {}s",
+                FIXTURE_CALL_LIMIT.as_secs()
+            )
+        })
 }
 
 /// One Cassandra instance and how to reach it.

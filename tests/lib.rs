@@ -13,6 +13,7 @@ pub mod vault;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// The cache folder shared with `tests/cassandra/node.sh`.
 pub fn cache_dir() -> PathBuf {
@@ -213,6 +214,62 @@ pub fn python() -> PathBuf {
     py
 }
 
+/// How long one command of a test may run before it is killed and the test fails with
+/// what it printed so far: a hang is a failure with a reason, never a stalled suite.
+/// `CASSACHANGE_TEST_COMMAND_LIMIT` (seconds) overrides the default of 600.
+pub static COMMAND_LIMIT: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
+    Duration::from_secs(
+        std::env::var("CASSACHANGE_TEST_COMMAND_LIMIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(600),
+    )
+});
+
+/// Runs `cmd` with piped output; kills it and panics with its output so far when it runs
+/// longer than `limit`.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+            panic!(
+                "{cmd:?} was still running after {}s and was killed\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
 /// What a finished process printed.
 #[derive(Debug)]
 pub struct Output {
@@ -233,12 +290,14 @@ impl Output {
         }
     }
 
-    /// Runs `cmd` to the end and keeps what it printed.
+    /// Runs `cmd` to the end (at most [`COMMAND_LIMIT`]) and keeps what it printed.
     pub fn of(cmd: &mut Command) -> Self {
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-        Self::from(&out)
+        Self::from(&output_within(cmd, *COMMAND_LIMIT))
+    }
+
+    /// Like [`Output::of`] with a limit of its own (builds that may compile from cold).
+    pub fn within(cmd: &mut Command, limit: Duration) -> Self {
+        Self::from(&output_within(cmd, limit))
     }
 
     /// stdout and stderr together, for searching.
@@ -375,7 +434,7 @@ impl Project {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        Output::from(&cmd.output().expect("run cassachange"))
+        Output::of(&mut cmd)
     }
 
     /// The command, ready to spawn (for tests that need the child handle).
@@ -405,19 +464,18 @@ impl Project {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        Output::from(&cmd.output().expect("run python cassachange"))
+        Output::of(&mut cmd)
     }
 
     /// Runs a Python snippet with the venv interpreter (argv[1..] = `args`).
     pub fn python(&self, code: &str, args: &[&str]) -> Output {
-        let out = Command::new(python())
-            .arg("-c")
-            .arg(code)
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run python");
-        Output::from(&out)
+        Output::of(
+            Command::new(python())
+                .arg("-c")
+                .arg(code)
+                .args(args)
+                .current_dir(self.dir.path()),
+        )
     }
 }
 

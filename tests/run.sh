@@ -81,6 +81,18 @@ if ! wait "$starting"; then
   exit 1
 fi
 
-echo "==> cargo test (unit and end-to-end)"
-cargo test --workspace --locked --no-fail-fast
-echo "==> all tests passed"
+# A watchdog: a hang anywhere (a test, a service, the driver) ends the run with a reason
+# and the list of tests still running, instead of stalling CI until its own limit. The
+# per-command limit inside the tests (CASSACHANGE_TEST_COMMAND_LIMIT) normally fires first.
+limit="${CASSACHANGE_TEST_TIMEOUT:-3600}"
+echo "==> cargo test (unit and end-to-end; watchdog ${limit}s)"
+started_at=$SECONDS
+set +e
+timeout --kill-after=30 "$limit" cargo test --workspace --locked --no-fail-fast
+status=$?
+set -e
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  echo "error: the tests did not finish within ${limit}s (CASSACHANGE_TEST_TIMEOUT); the lines above marked 'has been running for over 60 seconds' without an 'ok' are the ones that hung" >&2
+fi
+[ "$status" -eq 0 ] || exit "$status"
+echo "==> all tests passed (tests took $((SECONDS - started_at))s)"

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use cassachange_tests::{
     cache_dir, python, tests_dir, variant_build_lock, variants_target, Output,
@@ -12,6 +13,9 @@ use cassachange_tests::{
 use serde_json::Value;
 
 const PLUGIN: &str = "libcassachange_enterprise.so";
+
+/// A build from an empty target folder on two cores takes minutes, not an hour.
+const COLD_BUILD: Duration = Duration::from_secs(40 * 60);
 
 fn build(out: &Path) -> Output {
     let maturin = python().with_file_name("maturin");
@@ -21,7 +25,7 @@ fn build(out: &Path) -> Output {
         maturin.display()
     );
     let _guard = variant_build_lock();
-    let out = Output::of(
+    let out = Output::within(
         Command::new(tests_dir().join("../packaging/build.sh"))
             .args(["--profile", "dev", "--features", "all vault", "--out"])
             .arg(out)
@@ -31,6 +35,7 @@ fn build(out: &Path) -> Output {
             // scripts read it) and the archives stay the same from commit to commit.
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .env_remove("RUSTFLAGS"),
+        COLD_BUILD,
     );
     assert_eq!(out.code, 0, "build.sh failed:\n{}", out.all());
     out
@@ -67,7 +72,7 @@ fn edition(bin: &Path) -> String {
 }
 
 fn sh(cmd: &mut Command) -> Output {
-    let out = Output::of(cmd);
+    let out = Output::within(cmd, COLD_BUILD);
     assert_eq!(out.code, 0, "{cmd:?}:\n{}", out.all());
     out
 }

@@ -3,6 +3,7 @@
 //! and mutual TLS against the `secure` instance.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cassachange_tests::db::{block_on, plain, secure};
 use rustls::pki_types::pem::PemObject;
@@ -52,14 +53,16 @@ fn tls_session(with_client_cert: bool) -> Result<(), String> {
         b.with_no_client_auth()
     };
     let (u, p) = s.login.clone().expect("secure has a login");
-    let session = block_on(
-        SessionBuilder::new()
-            .known_nodes(s.hosts.iter().map(|h| format!("{h}:{}", s.port)))
-            .user(u, p)
-            .tls_context(Some(Arc::new(config)))
-            .build(),
-    )
-    .map_err(|e| e.to_string())?;
+    // A server that refuses the handshake can leave the driver waiting for an answer
+    // (seen once in CI: an hour): no session within the limit is no session.
+    let builder = SessionBuilder::new()
+        .known_nodes(s.hosts.iter().map(|h| format!("{h}:{}", s.port)))
+        .user(u, p)
+        .tls_context(Some(Arc::new(config)));
+    let session =
+        block_on(async { tokio::time::timeout(Duration::from_secs(30), builder.build()).await })
+            .map_err(|_| "no session within 30s".to_string())?
+            .map_err(|e| e.to_string())?;
     block_on(session.query_unpaged("SELECT release_version FROM system.local", &[]))
         .map_err(|e| e.to_string())?;
     Ok(())
