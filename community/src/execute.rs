@@ -106,7 +106,10 @@ pub async fn run_script(
             st.pos.line
         );
         tracing::debug!("executing {what}");
-        if let Err(error) = db.run_script_statement(&what, st.text, timeout).await {
+        if let Err(error) = db
+            .run_script_statement(&what, st.text, st.is_idempotent(), timeout)
+            .await
+        {
             let failure = StatementFailure {
                 statement: i + 1,
                 total,

@@ -24,6 +24,67 @@ impl Statement<'_> {
     pub fn is_batch(&self) -> bool {
         self.tokens.first().is_some_and(|t| t.is_kw("BEGIN"))
     }
+
+    /// True when running the statement twice leaves the schema as running it once:
+    /// `CREATE … IF NOT EXISTS`, `CREATE OR REPLACE`, `DROP … IF EXISTS`, `ALTER …
+    /// WITH` (options set to values), `ALTER … ADD IF NOT EXISTS` / `DROP IF EXISTS`,
+    /// `GRANT` and `REVOKE`. Such a statement may be sent again to another node when
+    /// its coordinator fails before answering; any other statement is not (a write that
+    /// may have happened is never repeated behind the user's back).
+    pub fn is_idempotent(&self) -> bool {
+        let t = &self.tokens;
+        let kw = |i: usize, k: &str| t.get(i).is_some_and(|tok| tok.is_kw(k));
+        // The first `IF [NOT] EXISTS` before any `(`, `WITH` or `AS`.
+        let guard_at = |not: bool| {
+            let head = t
+                .iter()
+                .take_while(|tok| !tok.is_punct('(') && !tok.is_kw("WITH") && !tok.is_kw("AS"));
+            let n = head.count();
+            (0..n).find(|&i| {
+                kw(i, "IF")
+                    && if not {
+                        kw(i + 1, "NOT") && kw(i + 2, "EXISTS")
+                    } else {
+                        kw(i + 1, "EXISTS")
+                    }
+            })
+        };
+        if kw(0, "CREATE") {
+            return (kw(1, "OR") && kw(2, "REPLACE")) || guard_at(true).is_some();
+        }
+        if kw(0, "DROP") {
+            return guard_at(false).is_some();
+        }
+        if kw(0, "GRANT") || kw(0, "REVOKE") {
+            return true;
+        }
+        if !kw(0, "ALTER") {
+            return false;
+        }
+        // ALTER TABLE | TYPE | KEYSPACE | MATERIALIZED VIEW [IF EXISTS] name[.name] <op>
+        let mut i = match () {
+            () if kw(1, "TABLE") || kw(1, "TYPE") || kw(1, "KEYSPACE") => 2,
+            () if kw(1, "MATERIALIZED") && kw(2, "VIEW") => 3,
+            () => return false,
+        };
+        if kw(i, "IF") && kw(i + 1, "EXISTS") {
+            i += 2;
+        }
+        let name = |i: usize| {
+            t.get(i)
+                .is_some_and(|tok| matches!(tok.kind, TokenKind::Word | TokenKind::QuotedIdent))
+        };
+        if !name(i) {
+            return false;
+        }
+        i += 1;
+        if t.get(i).is_some_and(|tok| tok.is_punct('.')) && name(i + 1) {
+            i += 2;
+        }
+        kw(i, "WITH")
+            || ((kw(i, "ADD") && kw(i + 1, "IF") && kw(i + 2, "NOT") && kw(i + 3, "EXISTS"))
+                || (kw(i, "DROP") && kw(i + 1, "IF") && kw(i + 2, "EXISTS")))
+    }
 }
 
 /// Splits `src` into statements. Empty statements (`;;`) are dropped. On an
@@ -183,5 +244,51 @@ mod tests {
             texts("SELECT a -- first ; col\n, b FROM t; -- trailing"),
             ["SELECT a -- first ; col\n, b FROM t"]
         );
+    }
+
+    #[test]
+    fn idempotent_statements_are_the_ones_safe_to_send_twice() {
+        let idempotent = |src: &str| split(src).0[0].is_idempotent();
+        for yes in [
+            "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY)",
+            "create table if not exists ks.\"T\" (k int primary key)",
+            "CREATE KEYSPACE IF NOT EXISTS k WITH replication = {'class': 'SimpleStrategy'}",
+            "CREATE INDEX IF NOT EXISTS i ON t (v)",
+            "CREATE CUSTOM INDEX IF NOT EXISTS i ON t (v) USING 'StorageAttachedIndex'",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS v AS SELECT * FROM t WHERE k IS NOT NULL PRIMARY KEY (k)",
+            "CREATE TYPE IF NOT EXISTS a (x int)",
+            "CREATE OR REPLACE FUNCTION f (x int) CALLED ON NULL INPUT RETURNS int LANGUAGE java AS 'return x;'",
+            "CREATE FUNCTION IF NOT EXISTS f (x int) CALLED ON NULL INPUT RETURNS int LANGUAGE java AS 'return x;'",
+            "DROP TABLE IF EXISTS t",
+            "DROP INDEX IF EXISTS ks.i",
+            "ALTER TABLE t WITH comment = 'x'",
+            "ALTER TABLE ks.t WITH gc_grace_seconds = 10",
+            "ALTER TABLE IF EXISTS t WITH comment = 'x'",
+            "ALTER MATERIALIZED VIEW v WITH comment = 'x'",
+            "ALTER KEYSPACE k WITH durable_writes = true",
+            "ALTER TABLE t ADD IF NOT EXISTS v int",
+            "ALTER TABLE t DROP IF EXISTS v",
+            "GRANT SELECT ON KEYSPACE k TO r",
+            "REVOKE SELECT ON KEYSPACE k FROM r",
+        ] {
+            assert!(idempotent(yes), "{yes}");
+        }
+        for no in [
+            "CREATE TABLE t (k int PRIMARY KEY)",
+            "CREATE TABLE t (k int PRIMARY KEY, v text) WITH comment = 'IF NOT EXISTS'",
+            "CREATE FUNCTION f (x int) CALLED ON NULL INPUT RETURNS int LANGUAGE java AS 'if not exists'",
+            "DROP TABLE t",
+            "ALTER TABLE t ADD v int",
+            "ALTER TABLE t DROP v",
+            "ALTER TABLE t RENAME a TO b",
+            "ALTER TYPE a ADD y int",
+            "INSERT INTO t (k) VALUES (1)",
+            "UPDATE c SET n = n + 1 WHERE k = 1",
+            "TRUNCATE t",
+            "BEGIN BATCH INSERT INTO t (k) VALUES (1); APPLY BATCH",
+            "USE ks",
+        ] {
+            assert!(!idempotent(no), "{no}");
+        }
     }
 }

@@ -583,14 +583,19 @@ impl Db {
 
     /// Runs one statement of a migration script, unprepared, with an optional timeout.
     /// DDL waits for schema agreement (the driver does this after every schema change).
+    /// An `idempotent` statement is sent again to the next node when its coordinator's
+    /// connection breaks before the answer (a node killed or restarted mid-deploy); any
+    /// other statement's unknown outcome is an error, never a silent second run.
     pub async fn run_script_statement(
         &self,
         what: &str,
         text: &str,
+        idempotent: bool,
         timeout: Option<Duration>,
     ) -> Result<(), DbError> {
         let mut st = Statement::new(text);
         st.set_consistency(Consistency::LocalQuorum);
+        st.set_is_idempotent(idempotent);
         if let Some(t) = timeout {
             st.set_request_timeout(Some(t));
         }

@@ -133,7 +133,9 @@ impl HistoryTable {
             cols
         } else {
             let what = format!("creating {}", self.name());
-            self.db.run_script_statement(&what, &create, None).await?;
+            self.db
+                .run_script_statement(&what, &create, true, None)
+                .await?;
             COLUMNS.iter().map(|c| (*c).to_string()).collect()
         };
         for col in ["tag", "run_id"] {
@@ -157,6 +159,7 @@ impl HistoryTable {
                 .run_script_statement(
                     &format!("creating {}.deploy_lock", self.keyspace),
                     &lock,
+                    true,
                     None,
                 )
                 .await?;
@@ -168,7 +171,11 @@ impl HistoryTable {
     async fn add_column(&self, col: &str) -> Result<(), DbError> {
         let alter = format!("ALTER TABLE {} ADD {col} text", self.name());
         let what = format!("adding column {col} to {}", self.name());
-        match self.db.run_script_statement(&what, &alter, None).await {
+        match self
+            .db
+            .run_script_statement(&what, &alter, false, None)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) => {
                 let added = self
