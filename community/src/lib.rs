@@ -175,5 +175,8 @@ fn init_logging(verbose: bool) {
         .with_env_filter(filter)
         .with_writer(|| redact::Writer(std::io::stderr()))
         .with_target(false)
+        // Escape codes only where the rest of the output has colour: on a terminal,
+        // unless NO_COLOR says otherwise (or CLICOLOR_FORCE asks for them).
+        .with_ansi(ui::color_choice() != clap::ColorChoice::Never)
         .try_init();
 }

@@ -169,6 +169,8 @@ fn output_that_is_not_a_terminal_has_no_escape_codes() {
         &["validate"],
         &["deploy"],
         &["status"],
+        &["status", "--verbose"],
+        &["deploy", "--verbose"],
         &["nonsense"],
     ] {
         for (k, v) in [("CLICOLOR_FORCE", "0"), ("TERM", "xterm-256color")] {
