@@ -6,6 +6,7 @@
 //! fault and never a bound value (values may be secrets or user data).
 
 mod astra;
+mod sticky;
 mod tls;
 
 use std::collections::HashSet;
@@ -193,6 +194,8 @@ pub struct Db {
     prepared: Mutex<std::collections::HashMap<String, PreparedStatement>>,
     /// The forwarders of an AstraDB session: they live as long as the session.
     astra: Option<Arc<astra::Proxy>>,
+    /// The profile of migration statements: the node that ran the last one runs the next.
+    scripts: scylla::client::execution_profile::ExecutionProfileHandle,
 }
 
 impl Db {
@@ -212,6 +215,8 @@ impl Db {
                     .chain(&settings.history_keyspace)
                     .map(|k| k.to_ascii_lowercase()),
             );
+        let mut routing: Arc<dyn scylla::policies::load_balancing::LoadBalancingPolicy> =
+            DefaultPolicy::builder().build();
         let (contact, astra) = match (&settings.secure_connect_bundle, &settings.astra_token) {
             (Some(bundle), Some(token)) => {
                 let a = astra::prepare(bundle)
@@ -248,6 +253,7 @@ impl Db {
                         .token_aware(true)
                         .permit_dc_failover(true)
                         .build();
+                    routing = Arc::clone(&policy);
                     builder = builder.default_execution_profile_handle(
                         ExecutionProfile::builder()
                             .load_balancing_policy(policy)
@@ -317,6 +323,10 @@ impl Db {
             contact,
             prepared: Mutex::new(std::collections::HashMap::new()),
             astra,
+            scripts: ExecutionProfile::builder()
+                .load_balancing_policy(Arc::new(sticky::Sticky::new(routing)))
+                .build()
+                .into_handle(),
         })
     }
 
@@ -594,6 +604,7 @@ impl Db {
         timeout: Option<Duration>,
     ) -> Result<(), DbError> {
         let mut st = Statement::new(text);
+        st.set_execution_profile_handle(Some(self.scripts.clone()));
         st.set_consistency(Consistency::LocalQuorum);
         st.set_is_idempotent(idempotent);
         if let Some(t) = timeout {
