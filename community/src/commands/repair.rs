@@ -38,10 +38,21 @@ pub(crate) async fn run(
     let commit = lock_commit(settings.history_consistency);
     let locks = CqlLockStore::new(Arc::clone(&db), history_ks, commit);
 
+    // A run killed while it created the history tables can leave change_history without
+    // deploy_lock: no lock table, no lock.
+    let lock_table = db
+        .table_columns(history_ks, "deploy_lock")
+        .await
+        .map_err(|e| db_error(&e))?
+        .is_some();
     if args.release_lock {
-        return release(&locks, settings, edition).await;
+        return release(&locks, lock_table, settings, edition).await;
     }
-    let held = lock::holder(&locks).await.map_err(|e| db_error(&e))?;
+    let held = if lock_table {
+        lock::holder(&locks).await.map_err(|e| db_error(&e))?
+    } else {
+        None
+    };
     let rows = table.read_all().await.map_err(|e| db_error(&e))?;
     let failed = failed_scripts(&rows, settings, args.script.as_deref());
     print_failed(&failed, &rows, settings, args.script.as_deref());
@@ -151,10 +162,16 @@ async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> 
 /// just read, so a run that takes it in between keeps it.
 async fn release(
     locks: &CqlLockStore,
+    lock_table: bool,
     settings: &Settings,
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
-    match lock::force_release(locks).await.map_err(|e| db_error(&e))? {
+    let released = if lock_table {
+        lock::force_release(locks).await.map_err(|e| db_error(&e))?
+    } else {
+        ForceRelease::Free
+    };
+    match released {
         ForceRelease::Free => {
             print_lock(None);
             outln!("No deploy lock to release.");
