@@ -70,7 +70,8 @@ fn parse_all(provider: &str, secrets: &RVec<SecretRef>) -> Result<Vec<Item>, Str
     } else {
         Some(Backend::from_provider(provider).ok_or_else(|| {
             format!(
-                "secrets_provider '{provider}' is not a provider: use vault, ssm, asm or azure-keyvault"
+                "secrets_provider '{}' is not a provider: use vault, ssm, asm or azure-keyvault",
+                provider.escape_debug()
             )
         })?)
     };
@@ -78,7 +79,9 @@ fn parse_all(provider: &str, secrets: &RVec<SecretRef>) -> Result<Vec<Item>, Str
     let mut items = Vec::new();
     for s in secrets {
         let (key, uri) = (s.key.as_str(), s.uri.as_str());
-        let label = format!("secrets.{key} ({uri})");
+        // Escaped: a URI or key with a line break or a control character (YAML allows
+        // them in quoted strings) must not break or forge lines of the error.
+        let label = format!("secrets.{} ({})", key.escape_debug(), uri.escape_debug());
         match uri::parse(uri) {
             Err(e) => errors.push(format!("{label}: {e}")),
             Ok(target) => {

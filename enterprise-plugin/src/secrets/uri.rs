@@ -133,7 +133,10 @@ pub(crate) fn parse(uri: &str) -> Result<Target, String> {
         );
     };
     let backend = Backend::from_scheme(scheme).ok_or_else(|| {
-        format!("unknown scheme '{scheme}': expected vault://, ssm://, asm:// or akv://")
+        format!(
+            "unknown scheme '{}': expected vault://, ssm://, asm:// or akv://",
+            scheme.escape_debug()
+        )
     })?;
     let (body, fragment) = match rest.split_once('#') {
         Some((b, f)) => (b, Some(f)),
@@ -220,6 +223,17 @@ pub(crate) fn parse(uri: &str) -> Result<Target, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_control_character_in_the_scheme_stays_on_one_line() {
+        // Found by the secret_uri fuzz target.
+        let err = parse("vau\nlt\u{1b}[2J://x").unwrap_err();
+        assert!(!err.contains('\n') && !err.contains('\u{1b}'), "{err}");
+        assert!(
+            err.starts_with("unknown scheme 'vau\\nlt\\u{1b}[2J'"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn every_scheme_of_the_spec() {
