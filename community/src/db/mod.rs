@@ -187,6 +187,17 @@ pub struct LwtResult {
     pub current: Rows,
 }
 
+/// Reads a secure connect bundle held in memory and returns its metadata host and port:
+/// the entry point of the bundle fuzz target (`fuzz/`), not an API.
+#[doc(hidden)]
+pub fn read_bundle_for_fuzzing(bytes: &[u8]) -> Result<(String, u16), String> {
+    let material = crate::config::Material::Memory {
+        key: "secure_connect_bundle",
+        bytes: bytes.into(),
+    };
+    astra::read_bundle(&material).map(|b| (b.config.host, b.config.port))
+}
+
 /// An open session.
 pub struct Db {
     session: Session,

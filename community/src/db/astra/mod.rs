@@ -16,7 +16,7 @@ use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub(crate) use bundle::Bundle;
+pub(crate) use bundle::{read as read_bundle, Bundle};
 pub(crate) use proxy::{Proxy, Translator};
 
 use crate::config::{Material, Secret};
