@@ -7,6 +7,8 @@
 //! - crash matrix: the tool SIGKILLed at every event a verbose deploy prints (before and
 //!   after the lock, as each statement starts, between the last statement and the history
 //!   row, around the release), then `repair` and the next deploy;
+//! - the lock release: two of the three nodes killed between the last history row and
+//!   the release, one restarted: the release is retried until the quorum is back;
 //! - lease loss: a run SIGSTOPped past a 3 s lease on the cluster while a second run takes
 //!   over;
 //! - signals and a closed stdout at random moments (the seed is printed; set
@@ -149,6 +151,81 @@ fn node_kills_in_turn_during_a_50_script_deploy() {
     assert_eq!(all.len(), 50, "history complete at CL ALL: {all:?}");
     lock_is_free(&p);
     eprintln!("node kills: 50 tables on each of 3 nodes, 50 SUCCESS rows at CL ALL, lock free");
+}
+
+// ---------------------------------------------------------------------------------------
+// the lock release when a quorum is gone for a while
+
+#[test]
+fn the_lock_is_released_after_two_nodes_die_before_the_release_and_one_comes_back() {
+    let db = faults();
+    let p = DbProject::new(db, "release", 1, "");
+    for i in 1..=3 {
+        p.script(
+            &format!("V{i}__r{i}.cql"),
+            &format!("CREATE TABLE IF NOT EXISTS r{i} (k int PRIMARY KEY);\n"),
+        );
+    }
+    let mut child = p
+        .project
+        .command_merged(&["deploy", "--verbose"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap_or(0) > 0,
+            "the deploy ended before its last script: {seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with("[RUN]") && line.contains("[3/3]") {
+            break;
+        }
+    }
+    // Between the last history row and the release: two of three replicas of the lock
+    // row go away (no quorum for its Paxos round), then one comes back.
+    signal(child.id(), "-STOP");
+    node_sh(&["stop", "--name", "faults", "--node", "2", "--kill"]);
+    node_sh(&["stop", "--name", "faults", "--node", "3", "--kill"]);
+    let t = Instant::now();
+    signal(child.id(), "-CONT");
+    // The rest of the output, and when the release line came.
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let mut released = None;
+        for line in out.lines().map_while(Result::ok) {
+            if line.starts_with("[lock]    released") {
+                released = Some(t.elapsed());
+            }
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        (rest, released)
+    });
+    sleep(Duration::from_secs(5));
+    node_sh(&["start", "--name", "faults"]);
+    let restarted = t.elapsed();
+    let status = child.wait().expect("wait");
+    let (rest, released) = reader.join().expect("reader");
+    let retries = rest.matches("releasing the deploy lock failed").count();
+    eprintln!(
+        "release: nodes 2 and 3 killed before the release and restarted from 5s on (both up \
+         after {:.1}s); released {:.1}s after the kill, after {retries} failed attempt(s); \
+         exit {:?}",
+        restarted.as_secs_f64(),
+        released.unwrap_or_default().as_secs_f64(),
+        status.code()
+    );
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    assert!(retries > 0, "the release was retried: {rest}");
+    assert!(rest.contains("[lock]    released"), "{rest}");
+    lock_is_free(&p);
+    let all = successes(db, &db.hosts[0], &p, Consistency::All);
+    assert_eq!(all.len(), 3, "{all:?}");
 }
 
 // ---------------------------------------------------------------------------------------
