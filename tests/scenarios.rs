@@ -49,46 +49,74 @@ pub fn paused_run_loses_its_lease(db: &'static Instance) {
     // Past the TTL: the lock row expires on the server.
     sleep(Duration::from_secs(5));
     let takeover = crate::now_ms();
+    // The second run takes the lock and finds V2 started by the paused run with no
+    // outcome recorded: some of its statements ran (markers), and they are not safe to
+    // run twice (INSERT … now()). It runs nothing and says so.
     let second = p.project.run_with(&["deploy", "--lock-wait", "20s"], &env);
-    assert_eq!(
-        second.code,
-        0,
-        "the second run takes over: {}",
+    assert_eq!(second.code, 1, "the second run stops: {}", second.all());
+    assert!(
+        second.stdout.contains("[STOP]    V2__cut.cql"),
+        "{}",
         second.all()
     );
     assert!(
-        second.stdout.contains("run 2 | skip 1 | errors 0"),
+        second.stderr.contains("V2__cut.cql was interrupted: run "),
         "{}",
-        second.stdout
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("repair --script V2__cut.cql"),
+        "{}",
+        second.stderr
     );
     signal(first.id(), "-CONT");
     let (code, text) = finish(first);
     assert_eq!(code, 1, "the paused run reports the lost lock: {text}");
     assert!(text.contains("the deploy lock was lost"), "{text}");
     assert!(text.contains("stopped V2__cut.cql"), "{text}");
-
-    let mut after: Vec<(i64, i32)> = markers()
-        .iter()
-        .filter_map(|r| match (&r[0], &r[1]) {
-            (
-                Some(scylla::value::CqlValue::Timestamp(t)),
-                Some(scylla::value::CqlValue::Int(i)),
-            ) => Some((t.0, *i)),
-            _ => None,
-        })
-        .filter(|(t, _)| *t >= takeover)
-        .collect();
-    after.sort_unstable();
-    let stmts: Vec<i32> = after.iter().map(|(_, i)| *i).collect();
+    let stamped = |since: i64| {
+        let mut after: Vec<(i64, i32)> = markers()
+            .iter()
+            .filter_map(|r| match (&r[0], &r[1]) {
+                (
+                    Some(scylla::value::CqlValue::Timestamp(t)),
+                    Some(scylla::value::CqlValue::Int(i)),
+                ) => Some((t.0, *i)),
+                _ => None,
+            })
+            .filter(|(t, _)| *t >= since)
+            .collect();
+        after.sort_unstable();
+        after.into_iter().map(|(_, i)| i).collect::<Vec<i32>>()
+    };
     assert_eq!(
-        stmts,
+        stamped(takeover),
+        Vec::<i32>::new(),
+        "after the takeover no statement ran: not the paused run's, not the second's"
+    );
+    // The operator looks, then lets V2 run again from its start.
+    let out = p.run(&["repair", "--list"]);
+    assert!(out.stdout.contains("V2__cut.cql"), "{}", out.stdout);
+    assert!(out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
+    let out = p.run(&["repair", "--script", "V2__cut.cql"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let retried = crate::now_ms();
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("run 2 | skip 1 | errors 0"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        stamped(retried),
         (1..=n).collect::<Vec<i32>>(),
-        "after the takeover only the second run's statements ran, each once"
+        "the retry ran each statement once"
     );
     let rows = p.history();
     assert!(
         rows.iter()
-            .all(|r| r.status == "SUCCESS" && r.run_id.len() == 36),
+            .all(|r| (r.status == "SUCCESS" || r.status == "REPAIRED") && r.run_id.len() == 36),
         "the paused run recorded nothing after losing the lease: {rows:?}"
     );
     let out = p.run(&["status"]);

@@ -41,12 +41,28 @@ pub enum Reason {
     AlreadyApplied,
     /// Skipped: the repeatable script is unchanged.
     ChecksumUnchanged,
+    /// Not run, and the keyspace stops here: a run started it and ended without
+    /// recording an outcome, so some statements may have run; `repair` marks it for retry.
+    Interrupted {
+        /// The run that started it.
+        run_id: String,
+        /// When it started (ms).
+        at: i64,
+    },
 }
 
 impl Reason {
     /// True when the script runs.
     pub fn runs(&self) -> bool {
-        !matches!(self, Reason::AlreadyApplied | Reason::ChecksumUnchanged)
+        !matches!(
+            self,
+            Reason::AlreadyApplied | Reason::ChecksumUnchanged | Reason::Interrupted { .. }
+        )
+    }
+
+    /// True when the keyspace stops at this script (nothing after it runs).
+    pub fn blocks(&self) -> bool {
+        matches!(self, Reason::Interrupted { .. })
     }
 
     /// A stable code for JSON plans (the skip codes are the Python tool's).
@@ -62,6 +78,7 @@ impl Reason {
             Reason::Always => "always",
             Reason::AlreadyApplied => "already_applied",
             Reason::ChecksumUnchanged => "checksum_unchanged",
+            Reason::Interrupted { .. } => "interrupted",
         }
     }
 
@@ -88,6 +105,11 @@ impl Reason {
             Reason::Always => "always".into(),
             Reason::AlreadyApplied => "already applied".into(),
             Reason::ChecksumUnchanged => "checksum unchanged".into(),
+            Reason::Interrupted { run_id, at } => format!(
+                "interrupted: run {run_id} started it at {} and recorded no outcome; some of \
+                 its statements may have run",
+                crate::timefmt::format_ms(*at)
+            ),
         }
     }
 }
@@ -122,9 +144,12 @@ pub struct KeyspacePlan<'a> {
 }
 
 impl KeyspacePlan<'_> {
-    /// The steps that run.
+    /// The steps that run: none after a script that blocks the keyspace.
     pub fn to_run(&self) -> impl Iterator<Item = &Step<'_>> {
-        self.steps.iter().filter(|s| s.reason.runs())
+        self.steps
+            .iter()
+            .take_while(|s| !s.reason.blocks())
+            .filter(|s| s.reason.runs())
     }
 
     /// Number of scripts skipped.
@@ -153,6 +178,23 @@ pub fn deploy<'a>(
     let mut steps = Vec::with_capacity(scripts.len());
     let mut drift = Vec::new();
     for script in scripts {
+        let interrupted = |e: &crate::history::state::Entry| Reason::Interrupted {
+            run_id: e.last.run_id.as_deref().unwrap_or("?").to_string(),
+            at: e.last.installed_on,
+        };
+        if let Some(e) = history
+            .files
+            .get(&script.filename)
+            .filter(|e| e.state == State::Interrupted)
+        {
+            if script.kind != ScriptKind::Undo {
+                steps.push(Step {
+                    script,
+                    reason: interrupted(e),
+                });
+            }
+            continue;
+        }
         let reason = match script.kind {
             ScriptKind::Versioned => {
                 let v = script
@@ -172,6 +214,7 @@ pub fn deploy<'a>(
                         }
                         Reason::AlreadyApplied
                     }
+                    Some(e) if e.state == State::Interrupted => interrupted(e),
                     Some(e) if e.state == State::Failed => Reason::RetryFailed,
                     Some(e) if e.state == State::Repaired => Reason::RetryRepaired,
                     Some(e) if e.state == State::RolledBack => Reason::ReapplyRolledBack {

@@ -69,7 +69,11 @@ pub(crate) async fn run(
                 .map_err(|e| UserError::error(format!("writing the plan failed: {e}")))??;
         }
         let preflight_fatal = preflight.as_ref().is_some_and(|f| !f.is_empty());
-        let status = if drift_fatal || preflight_fatal {
+        // A keyspace stopped at an interrupted script: the deploy would fail too.
+        let blocked = plans
+            .iter()
+            .any(|p| p.steps.iter().any(|s| s.reason.blocks()));
+        let status = if drift_fatal || preflight_fatal || blocked {
             ExitStatus::Failure
         } else {
             ExitStatus::Success
@@ -181,6 +185,13 @@ async fn run_keyspace(
     let ks = plan.keyspace.as_str();
     for step in &plan.steps {
         let script = step.script;
+        if step.reason.blocks() {
+            run.interrupted_script(ks, script, &step.reason.text())?;
+            ui::note(format_args!(
+                "stopping keyspace {ks} at a script an earlier run left unfinished"
+            ));
+            break;
+        }
         if !step.reason.runs() {
             tracing::info!("[SKIP] {} {}", script.filename, step.reason.text());
             if run.settings().verbose {

@@ -253,7 +253,7 @@ fn failed_scripts(
         let mut list: Vec<HistoryRow> = h
             .files
             .values()
-            .filter(|e| e.state == State::Failed)
+            .filter(|e| matches!(e.state, State::Failed | State::Interrupted))
             .map(|e| e.last.clone())
             .filter(|r| script.is_none_or(|s| &*r.script == s))
             .collect();
@@ -304,9 +304,11 @@ fn print_failed(
             outln!("FAILED scripts in {ks}:");
             current = ks;
         }
+        // INTERRUPTED: started by a run that recorded no outcome (not a history row).
         outln!(
-            "  {:<44} FAILED  {}  run_id={}",
+            "  {:<44} {}  {}  run_id={}",
             r.script,
+            r.status.as_deref().unwrap_or("FAILED"),
             format_ms(r.installed_on),
             r.run_id.as_deref().unwrap_or("")
         );

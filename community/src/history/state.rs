@@ -50,6 +50,9 @@ pub mod status {
     pub const ROLLED_BACK: &str = "ROLLED_BACK";
     /// A FAILED script marked for retry by `repair`.
     pub const REPAIRED: &str = "REPAIRED";
+    /// Never written to the history table: the status of the row standing for an open
+    /// intent (a run started the script and recorded no outcome; see `history::table`).
+    pub const INTERRUPTED: &str = "INTERRUPTED";
 }
 
 /// Where a versioned script (by version) or another script (by file) stands.
@@ -63,6 +66,9 @@ pub enum State {
     Repaired,
     /// Undone by rollback.
     RolledBack,
+    /// Started by a run that ended without recording an outcome (killed, or its lease
+    /// lost): some of its statements may have run. Deploy stops until `repair` marks it.
+    Interrupted,
 }
 
 impl State {
@@ -98,7 +104,8 @@ fn rank(status: &str) -> u8 {
         status::SUCCESS => 0,
         status::FAILED => 1,
         status::REPAIRED => 2,
-        _ => 3,
+        status::INTERRUPTED => 3,
+        _ => 4,
     }
 }
 
@@ -165,6 +172,7 @@ fn apply(slot: std::collections::hash_map::Entry<'_, String, Entry>, row: &Histo
         status::FAILED => State::Failed,
         status::ROLLED_BACK => State::RolledBack,
         status::REPAIRED => State::Repaired,
+        status::INTERRUPTED => State::Interrupted,
         _ => return,
     };
     let success = (new_state == State::Applied).then(|| row.clone());
@@ -181,8 +189,11 @@ fn apply(slot: std::collections::hash_map::Entry<'_, String, Entry>, row: &Histo
         }
         std::collections::hash_map::Entry::Occupied(mut o) => {
             let e = o.get_mut();
-            // REPAIRED only turns a failure into a retry; it never un-applies.
-            if new_state == State::Repaired && e.state != State::Failed {
+            // REPAIRED only turns a failure (or an interruption) into a retry; it never
+            // un-applies.
+            if new_state == State::Repaired
+                && !matches!(e.state, State::Failed | State::Interrupted)
+            {
                 return;
             }
             e.state = new_state;

@@ -60,6 +60,16 @@ pub trait HistoryStore: Send + Sync {
         rows: &[HistoryRow],
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<(), DbError>> + Send;
+
+    /// Writes the intent `row` (script, keyspace, run, start time, type, version) to the
+    /// intent table, replacing the script's earlier intent. [`HistoryStore::read_all`]
+    /// returns an open intent — no history row of the script since it — as an
+    /// `INTERRUPTED` row.
+    fn insert_intent(
+        &self,
+        row: &HistoryRow,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
 }
 
 /// `deploy_lock` of a history keyspace, on a real session.

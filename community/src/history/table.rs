@@ -16,6 +16,9 @@ use crate::db::{Consistency, CqlValue, Db, DbError, Values};
 use crate::history::state::{HistoryRow, Text};
 use crate::history::store::HistoryStore;
 
+/// The intent table in the history keyspace.
+const INTENT_TABLE: &str = "cassachange_intent";
+
 /// The columns, in the order they are read and written.
 const COLUMNS: &[&str] = &[
     "installed_on",
@@ -164,7 +167,113 @@ impl HistoryTable {
                 )
                 .await?;
         }
+        if self
+            .db
+            .table_columns(&self.keyspace, INTENT_TABLE)
+            .await?
+            .is_none()
+        {
+            let intent = format!(
+                "CREATE TABLE IF NOT EXISTS {} (history_table text, keyspace_name text, \
+                 script text, run_id text, started_on timestamp, script_type text, \
+                 version text, PRIMARY KEY ((history_table), keyspace_name, script)) \
+                 WITH id = {}",
+                self.intent_name(),
+                table_id(&self.keyspace, INTENT_TABLE)
+            );
+            self.db
+                .run_script_statement(
+                    &format!("creating {}", self.intent_name()),
+                    &intent,
+                    true,
+                    None,
+                )
+                .await?;
+        }
         Ok(())
+    }
+
+    /// `keyspace.cassachange_intent`: which script each run started (ours alone; the
+    /// original neither reads nor writes it).
+    fn intent_name(&self) -> String {
+        format!("{}.{INTENT_TABLE}", self.keyspace)
+    }
+
+    /// Intents of this history table with no history row of their script since:
+    /// scripts a run started and ended without recording (killed, or its lease lost),
+    /// returned as `INTERRUPTED` rows (never written to the history table).
+    async fn open_intents(&self, rows: &[HistoryRow]) -> Result<Vec<HistoryRow>, DbError> {
+        if self
+            .db
+            .table_columns(&self.keyspace, INTENT_TABLE)
+            .await?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        let mut newest: std::collections::HashMap<(String, &str), i64> =
+            std::collections::HashMap::new();
+        for r in rows {
+            let key = (
+                r.keyspace_name
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_ascii_lowercase(),
+                &*r.script,
+            );
+            let at = newest.entry(key).or_insert(i64::MIN);
+            *at = (*at).max(r.installed_on);
+        }
+        let mut open = Vec::new();
+        self.db
+            .for_each_row(
+                &format!("reading {}", self.intent_name()),
+                &format!(
+                    "SELECT keyspace_name, script, run_id, started_on, script_type, version \
+                     FROM {} WHERE history_table = ?",
+                    self.intent_name()
+                ),
+                vec![Some(CqlValue::Text(self.table.clone()))],
+                self.read_cl,
+                |values| {
+                    let mut v = values.into_iter();
+                    let mut text = || match v.next().flatten() {
+                        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
+                        _ => None,
+                    };
+                    let (ks, script, run_id) = (text(), text(), text());
+                    let started = match v.next().flatten() {
+                        Some(CqlValue::Timestamp(t)) => t.0,
+                        _ => 0,
+                    };
+                    let mut text = || match v.next().flatten() {
+                        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
+                        _ => None,
+                    };
+                    let (script_type, version) = (text(), text());
+                    let (Some(ks), Some(script)) = (ks, script) else {
+                        return;
+                    };
+                    let recorded = newest
+                        .get(&(ks.to_ascii_lowercase(), script.as_str()))
+                        .is_some_and(|at| *at >= started);
+                    if !recorded {
+                        open.push(HistoryRow {
+                            installed_on: started,
+                            script: script.into(),
+                            script_type: script_type.map(Into::into),
+                            version: version.map(Into::into),
+                            description: Some("started; no outcome recorded".into()),
+                            status: Some(crate::history::state::status::INTERRUPTED.into()),
+                            keyspace_name: Some(ks.into()),
+                            run_id: run_id.map(Into::into),
+                            ..HistoryRow::default()
+                        });
+                    }
+                },
+            )
+            .await?;
+        Ok(open)
     }
 
     /// `ALTER TABLE … ADD col text`; another run adding it at the same moment is fine.
@@ -295,8 +404,46 @@ impl HistoryStore for HistoryTable {
                 Err(e) => return Err(e),
             }
         }
+        let open = self.open_intents(&out).await?;
+        out.extend(open);
         out.shrink_to_fit();
         Ok(out)
+    }
+
+    async fn insert_intent(
+        &self,
+        row: &HistoryRow,
+        timeout: Option<Duration>,
+    ) -> Result<(), DbError> {
+        let cql = format!(
+            "INSERT INTO {} (history_table, keyspace_name, script, run_id, started_on, \
+             script_type, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self.intent_name()
+        );
+        let values = vec![
+            Some(CqlValue::Text(self.table.clone())),
+            text(row.keyspace_name.as_deref()),
+            Some(CqlValue::Text(row.script.to_string())),
+            text(row.run_id.as_deref()),
+            Some(CqlValue::Timestamp(scylla::value::CqlTimestamp(
+                row.installed_on,
+            ))),
+            text(row.script_type.as_deref()),
+            text(row.version.as_deref()),
+        ];
+        self.db
+            .write_at(
+                &format!(
+                    "recording the start of {} in {}",
+                    row.script,
+                    self.intent_name()
+                ),
+                &cql,
+                values,
+                self.write_cl,
+                timeout,
+            )
+            .await
     }
 
     async fn insert(&self, rows: &[HistoryRow], timeout: Option<Duration>) -> Result<(), DbError> {

@@ -221,3 +221,50 @@ fn rollback_target_version_compares_numerically_like_the_original() {
     );
     assert_eq!(rollback(&undo, &h, &target("2024.01.04")).unwrap().len(), 1);
 }
+
+#[test]
+fn an_interrupted_script_blocks_until_repair_and_a_later_outcome_settles_it() {
+    let (v1, r1, a1) = (
+        script("V1__a.cql", "UPDATE c SET n = n + 1 WHERE k = 1;"),
+        script("R__b.cql", "b"),
+        script("A__c.cql", "c"),
+    );
+    let scripts = [v1.clone(), r1.clone(), a1.clone()];
+    for s in [&v1, &r1, &a1] {
+        let mut open = row(2, s, "INTERRUPTED", "");
+        open.run_id = Some("run-1".into());
+        let rows = [open.clone()];
+        let p = deploy(
+            std::slice::from_ref(s),
+            &KeyspaceHistory::build(&rows, "ks"),
+            "ks",
+        );
+        assert_eq!(
+            p.steps[0].reason,
+            Reason::Interrupted {
+                run_id: "run-1".into(),
+                at: 2
+            },
+            "{}",
+            s.filename
+        );
+        assert!(p.steps[0].reason.blocks() && !p.steps[0].reason.runs());
+        // repair marks it: it runs again
+        let rows = [open.clone(), row(3, s, "REPAIRED", "")];
+        let p = deploy(
+            std::slice::from_ref(s),
+            &KeyspaceHistory::build(&rows, "ks"),
+            "ks",
+        );
+        assert!(
+            p.steps[0].reason.runs(),
+            "{}: {:?}",
+            s.filename,
+            p.steps[0].reason
+        );
+    }
+    // A later success (another run recorded it) settles it.
+    let rows = [row(2, &v1, "INTERRUPTED", ""), row(3, &v1, "SUCCESS", "")];
+    let p = deploy(&scripts[..1], &KeyspaceHistory::build(&rows, "ks"), "ks");
+    assert_eq!(p.steps[0].reason, Reason::AlreadyApplied);
+}

@@ -437,6 +437,18 @@ impl<'a> Run<'a> {
                 })
             }
         };
+        // A script with a statement that is not safe to run twice: say first that it
+        // starts, so that if this run dies before its outcome is recorded, no later run
+        // repeats it unasked (it reads as interrupted until `repair` marks it).
+        if !all_idempotent(&script.content) {
+            let intent = HistoryRow {
+                script_type: Some(script.kind.as_str().into()),
+                version: script.version.as_ref().map(|v| v.to_string().into()),
+                ..self.row(script.filename.clone(), keyspace, "")
+            };
+            self.recorder.intend(&self.lock, intent).await?;
+            tracing::debug!("start of {} recorded", script.filename);
+        }
         let (elapsed, result) = run_script(&self.db, script, self.settings.timeout, guard).await;
         let ms = elapsed.as_millis();
         match result {
@@ -549,6 +561,38 @@ impl<'a> Run<'a> {
                 }
             }
         }
+    }
+
+    /// Stops `keyspace` at a script an earlier run started and never recorded (`why`
+    /// says which run): counted as a failure (exit 1), written nowhere (the open intent
+    /// stays until `repair` marks the script or a run records it), audited as a skip.
+    pub(crate) fn interrupted_script(
+        &mut self,
+        keyspace: &str,
+        script: &Script,
+        why: &str,
+    ) -> Result<(), UserError> {
+        outln!("[STOP]    {:<44} interrupted earlier", script.filename);
+        ui::print_user(
+            &UserError::failure(format!("{keyspace}: {} was {why}", script.filename)).hint(
+                format!(
+                    "nothing ran in {keyspace} from here: check what the script did, then run \
+                     `cassachange repair --script {}` to mark it for retry (deploy then runs it \
+                     from its first statement)",
+                    script.filename
+                ),
+            ),
+        );
+        self.note_step(keyspace, script, "blocked", why, None, Some(why));
+        self.errors += 1;
+        self.counts.failed += 1;
+        self.audit_script(
+            EventType::ScriptSkip,
+            format!("not run: {why}"),
+            keyspace,
+            &script.filename,
+            status::INTERRUPTED,
+        )
     }
 
     /// Records `script` as FAILED in `keyspace`, counts it, and audits it.
@@ -790,6 +834,12 @@ fn lock_lost(e: &LockError, what: &str) -> UserError {
         other => UserError::failure(format!("{other}; {what}"))
             .hint("no further script was run; run deploy again once no other deploy is running"),
     }
+}
+
+/// True when every statement of `content` is safe to run twice (or it has none).
+fn all_idempotent(content: &str) -> bool {
+    let (statements, err) = crate::cql::split(content);
+    err.is_none() && statements.iter().all(crate::cql::Statement::is_idempotent)
 }
 
 /// Whether a script has a `USE` statement.

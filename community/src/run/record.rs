@@ -59,6 +59,39 @@ impl<'a, H: HistoryStore> Recorder<'a, H> {
         for row in &mut rows {
             row.installed_on = self.clock.next();
         }
+        self.fenced(lock, &rows, |budget| self.store.insert(&rows, Some(budget)))
+            .await
+    }
+
+    /// Records that this run starts `row.script` in `row.keyspace_name` (stamped now),
+    /// while the lease lasts: until an outcome row of that script is written, the
+    /// script reads as interrupted.
+    pub(crate) async fn intend<S: LockStore>(
+        &self,
+        lock: &Lock<S>,
+        mut row: HistoryRow,
+    ) -> Result<(), UserError> {
+        row.installed_on = self.clock.next();
+        let rows = [row];
+        self.fenced(lock, &rows, |budget| {
+            self.store.insert_intent(&rows[0], Some(budget))
+        })
+        .await
+    }
+
+    /// Runs the write `op` (given the time it may take) while the lease lasts, again
+    /// while its outcome is unknown (it writes the same keys: a repeat changes nothing).
+    async fn fenced<S, F, Fut>(
+        &self,
+        lock: &Lock<S>,
+        rows: &[HistoryRow],
+        op: F,
+    ) -> Result<(), UserError>
+    where
+        S: LockStore,
+        F: Fn(Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<(), DbError>>,
+    {
         let what = || {
             rows.iter()
                 .map(|r| format!("{} ({})", r.script, r.status.as_deref().unwrap_or("")))
@@ -68,11 +101,7 @@ impl<'a, H: HistoryStore> Recorder<'a, H> {
         let mut attempt = 0;
         loop {
             let left = lock.lease_left().map_err(|e| not_recorded(&e, &what()))?;
-            match self
-                .store
-                .insert(&rows, Some(super::write_budget(left)))
-                .await
-            {
+            match op(super::write_budget(left)).await {
                 Ok(()) => return Ok(()),
                 Err(DbError::Uncertain { .. }) if attempt < RETRIES => {
                     attempt += 1;

@@ -17,6 +17,8 @@ struct FakeHistory {
     /// Per insert call: `Some(true)` applies then times out, `Some(false)` fails
     /// without applying.
     faults: Mutex<Vec<Option<bool>>>,
+    /// Intents, by (keyspace, script).
+    intents: Mutex<BTreeMap<(String, String), HistoryRow>>,
 }
 
 impl HistoryStore for FakeHistory {
@@ -51,6 +53,19 @@ impl HistoryStore for FakeHistory {
                 reason: "write timeout".into(),
             });
         }
+        Ok(())
+    }
+
+    async fn insert_intent(
+        &self,
+        row: &HistoryRow,
+        _timeout: Option<Duration>,
+    ) -> Result<(), DbError> {
+        let key = (
+            row.keyspace_name.as_deref().unwrap_or("").to_string(),
+            row.script.to_string(),
+        );
+        self.intents.lock().unwrap().insert(key, row.clone());
         Ok(())
     }
 }
@@ -199,4 +214,28 @@ async fn nothing_is_recorded_once_the_lease_is_lost() {
     );
     assert!(h.read_all().await.unwrap().is_empty());
     assert!(h.inserts.lock().unwrap().is_empty(), "not even attempted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_intent_is_stamped_by_the_run_clock_and_never_written_without_the_lease() {
+    let h = FakeHistory::default();
+    h.rows.lock().unwrap().insert(
+        ("V1__a.cql".into(), 5_000),
+        row("V1__a.cql", 5_000, "SUCCESS"),
+    );
+    let mut rec = Recorder::new(&h);
+    rec.read_history().await.unwrap();
+    let (store, lock) = lock().await;
+    let mut intent = row("V2__b.cql", 0, "");
+    intent.keyspace_name = Some("ks".into());
+    rec.intend(&lock, intent.clone()).await.unwrap();
+    let stamped =
+        h.intents.lock().unwrap()[&("ks".to_string(), "V2__b.cql".to_string())].installed_on;
+    assert!(stamped > 5_000, "above every row read: {stamped}");
+    *store.lost.lock().unwrap() = true;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    h.intents.lock().unwrap().clear();
+    let err = rec.intend(&lock, intent).await.unwrap_err();
+    assert!(err.message.contains("lost"), "{}", err.message);
+    assert!(h.intents.lock().unwrap().is_empty(), "not written");
 }
