@@ -450,6 +450,12 @@ launch_node() {
   local i=$1 d heap
   d=$(node_dir "$i")
   mkdir -p "$d/conf" "$d/data" "$d/logs" "$d/triggers"
+  # A node reloads the prepared statements of earlier runs at start (system.
+  # prepared_statements). Test runs prepare thousands of distinct statements (unique
+  # keyspaces, and the pre-flight prepares every pending statement); once the 8 MiB cache
+  # is full, Cassandra's cache may refuse new entries, and an execute right after its
+  # prepare fails with "not prepared". A test node starts with that cache empty.
+  rm -rf "$d/data/data/system/prepared_statements-"*/*
   render_yaml "$i"
   if [[ $SERIES == 4.1 ]]; then
     # 4.1 ships logback 1.2, whose shutdown hook class is DelayingShutdownHook (1.5, in 5.0:
