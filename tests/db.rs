@@ -217,8 +217,15 @@ impl Instance {
     /// Rows of a query, or the error (a table another client created a moment ago can
     /// be briefly unknown to this session's coordinator).
     pub fn try_rows(&self, cql: &str) -> Result<Vec<Vec<Option<CqlValue>>>, String> {
+        self.statement_rows(scylla::statement::Statement::new(cql))
+    }
+
+    fn statement_rows(
+        &self,
+        st: scylla::statement::Statement,
+    ) -> Result<Vec<Vec<Option<CqlValue>>>, String> {
         let s = self.session();
-        let r = block_on(s.query_unpaged(cql, &[])).map_err(|e| e.to_string())?;
+        let r = block_on(s.query_unpaged(st, &[])).map_err(|e| e.to_string())?;
         let r = r.into_rows_result().map_err(|e| e.to_string())?;
         let rows = r.rows::<Row>().map_err(|e| e.to_string())?;
         rows.map(|r| r.map(|r| r.columns).map_err(|e| e.to_string()))
@@ -247,12 +254,7 @@ impl Instance {
             .build();
         let mut st = scylla::statement::Statement::new(cql);
         st.set_execution_profile_handle(Some(profile.into_handle()));
-        let s = self.session();
-        let r = block_on(s.query_unpaged(st, &[])).map_err(|e| e.to_string())?;
-        let r = r.into_rows_result().map_err(|e| e.to_string())?;
-        let rows = r.rows::<Row>().map_err(|e| e.to_string())?;
-        rows.map(|r| r.map(|r| r.columns).map_err(|e| e.to_string()))
-            .collect()
+        self.statement_rows(st)
     }
 
     /// A new keyspace with a unique name (dropped when the guard drops).

@@ -166,14 +166,7 @@ fn the_lock_is_released_after_two_nodes_die_before_the_release_and_one_comes_bac
             &format!("CREATE TABLE IF NOT EXISTS r{i} (k int PRIMARY KEY);\n"),
         );
     }
-    let mut child = p
-        .project
-        .command_merged(&["deploy", "--verbose"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut child, mut out) = spawn_merged(&p);
     let mut seen = String::new();
     loop {
         let mut line = String::new();
