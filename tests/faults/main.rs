@@ -158,6 +158,19 @@ fn node_kills_in_turn_during_a_50_script_deploy() {
 
 #[test]
 fn the_lock_is_released_after_two_nodes_die_before_the_release_and_one_comes_back() {
+    // The tool is paused (SIGSTOP) when it prints its last `[RUN]` line; its release
+    // follows within microseconds, so sometimes it is already on the wire: that attempt
+    // does not test the retry and is made again (at most 5 times).
+    for attempt in 1..=5 {
+        if release_with_two_nodes_down(attempt) {
+            return;
+        }
+    }
+    panic!("in 5 attempts the pause never landed before the release");
+}
+
+/// One attempt; true when the release had to be retried (and then succeeded).
+fn release_with_two_nodes_down(attempt: usize) -> bool {
     let db = faults();
     let p = DbProject::new(db, "release", 1, "");
     for i in 1..=3 {
@@ -206,19 +219,19 @@ fn the_lock_is_released_after_two_nodes_die_before_the_release_and_one_comes_bac
     let (rest, released) = reader.join().expect("reader");
     let retries = rest.matches("releasing the deploy lock failed").count();
     eprintln!(
-        "release: nodes 2 and 3 killed before the release and restarted from 5s on (both up \
-         after {:.1}s); released {:.1}s after the kill, after {retries} failed attempt(s); \
-         exit {:?}",
+        "release (attempt {attempt}): nodes 2 and 3 killed before the release and restarted \
+         from 5s on (both up after {:.1}s); released {:.1}s after the kill, after {retries} \
+         failed attempt(s); exit {:?}",
         restarted.as_secs_f64(),
         released.unwrap_or_default().as_secs_f64(),
         status.code()
     );
     assert_eq!(status.code(), Some(0), "{seen}{rest}");
-    assert!(retries > 0, "the release was retried: {rest}");
     assert!(rest.contains("[lock]    released"), "{rest}");
     lock_is_free(&p);
     let all = successes(db, &db.hosts[0], &p, Consistency::All);
     assert_eq!(all.len(), 3, "{all:?}");
+    retries > 0
 }
 
 // ---------------------------------------------------------------------------------------
