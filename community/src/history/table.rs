@@ -224,56 +224,69 @@ impl HistoryTable {
             let at = newest.entry(key).or_insert(i64::MIN);
             *at = (*at).max(r.installed_on);
         }
-        let mut open = Vec::new();
-        self.db
-            .for_each_row(
-                &format!("reading {}", self.intent_name()),
-                &format!(
-                    "SELECT keyspace_name, script, run_id, started_on, script_type, version \
-                     FROM {} WHERE history_table = ?",
-                    self.intent_name()
-                ),
-                vec![Some(CqlValue::Text(self.table.clone()))],
-                self.read_cl,
-                |values| {
-                    let mut v = values.into_iter();
-                    let mut text = || match v.next().flatten() {
-                        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
-                        _ => None,
-                    };
-                    let (ks, script, run_id) = (text(), text(), text());
-                    let started = match v.next().flatten() {
-                        Some(CqlValue::Timestamp(t)) => t.0,
-                        _ => 0,
-                    };
-                    let mut text = || match v.next().flatten() {
-                        Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
-                        _ => None,
-                    };
-                    let (script_type, version) = (text(), text());
-                    let (Some(ks), Some(script)) = (ks, script) else {
-                        return;
-                    };
-                    let recorded = newest
-                        .get(&(ks.to_ascii_lowercase(), script.as_str()))
-                        .is_some_and(|at| *at >= started);
-                    if !recorded {
-                        open.push(HistoryRow {
-                            installed_on: started,
-                            script: script.into(),
-                            script_type: script_type.map(Into::into),
-                            version: version.map(Into::into),
-                            description: Some("started; no outcome recorded".into()),
-                            status: Some(crate::history::state::status::INTERRUPTED.into()),
-                            keyspace_name: Some(ks.into()),
-                            run_id: run_id.map(Into::into),
-                            ..HistoryRow::default()
-                        });
-                    }
-                },
-            )
-            .await?;
-        Ok(open)
+        let mut tries = 0u64;
+        loop {
+            let mut open = Vec::new();
+            let read = self
+                .db
+                .for_each_row(
+                    &format!("reading {}", self.intent_name()),
+                    &format!(
+                        "SELECT keyspace_name, script, run_id, started_on, script_type, version \
+                         FROM {} WHERE history_table = ?",
+                        self.intent_name()
+                    ),
+                    vec![Some(CqlValue::Text(self.table.clone()))],
+                    self.read_cl,
+                    |values| {
+                        let mut v = values.into_iter();
+                        let mut text = || match v.next().flatten() {
+                            Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
+                            _ => None,
+                        };
+                        let (ks, script, run_id) = (text(), text(), text());
+                        let started = match v.next().flatten() {
+                            Some(CqlValue::Timestamp(t)) => t.0,
+                            _ => 0,
+                        };
+                        let mut text = || match v.next().flatten() {
+                            Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
+                            _ => None,
+                        };
+                        let (script_type, version) = (text(), text());
+                        let (Some(ks), Some(script)) = (ks, script) else {
+                            return;
+                        };
+                        let recorded = newest
+                            .get(&(ks.to_ascii_lowercase(), script.as_str()))
+                            .is_some_and(|at| *at >= started);
+                        if !recorded {
+                            open.push(HistoryRow {
+                                installed_on: started,
+                                script: script.into(),
+                                script_type: script_type.map(Into::into),
+                                version: version.map(Into::into),
+                                description: Some("started; no outcome recorded".into()),
+                                status: Some(crate::history::state::status::INTERRUPTED.into()),
+                                keyspace_name: Some(ks.into()),
+                                run_id: run_id.map(Into::into),
+                                ..HistoryRow::default()
+                            });
+                        }
+                    },
+                )
+                .await;
+            match read {
+                Ok(()) => return Ok(open),
+                // Concurrent first runs have just created the table (4.1: "Unknown CF").
+                Err(e) if tries < 10 && schema_settling(&e) => {
+                    tries += 1;
+                    tracing::debug!("{e}; reading again");
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// `ALTER TABLE … ADD col text`; another run adding it at the same moment is fine.
