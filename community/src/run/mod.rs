@@ -420,8 +420,9 @@ impl<'a> Run<'a> {
             })?;
             self.session_keyspace = Some(keyspace.to_string());
         }
+        let shape = Shape::of(&script.content);
         // A `USE` in the script leaves the session elsewhere: set it again next time.
-        if has_use(&script.content) {
+        if shape.has_use {
             self.session_keyspace = None;
         }
         let lock = &self.lock;
@@ -440,7 +441,7 @@ impl<'a> Run<'a> {
         // A script with a statement that is not safe to run twice: say first that it
         // starts, so that if this run dies before its outcome is recorded, no later run
         // repeats it unasked (it reads as interrupted until `repair` marks it).
-        if !all_idempotent(&script.content) {
+        if !shape.all_idempotent {
             let intent = HistoryRow {
                 script_type: Some(script.kind.as_str().into()),
                 version: script.version.as_ref().map(|v| v.to_string().into()),
@@ -836,18 +837,25 @@ fn lock_lost(e: &LockError, what: &str) -> UserError {
     }
 }
 
-/// True when every statement of `content` is safe to run twice (or it has none).
-fn all_idempotent(content: &str) -> bool {
-    let (statements, err) = crate::cql::split(content);
-    err.is_none() && statements.iter().all(crate::cql::Statement::is_idempotent)
+/// What the run needs to know of a script's statements before running it, from one split.
+struct Shape {
+    /// It has a `USE` statement.
+    has_use: bool,
+    /// Every statement is safe to run twice (or it has none).
+    all_idempotent: bool,
 }
 
-/// Whether a script has a `USE` statement.
-fn has_use(content: &str) -> bool {
-    let (statements, _) = crate::cql::split(content);
-    statements
-        .iter()
-        .any(|s| s.tokens.first().is_some_and(|t| t.is_kw("USE")))
+impl Shape {
+    fn of(content: &str) -> Self {
+        let (statements, err) = crate::cql::split(content);
+        Shape {
+            has_use: statements
+                .iter()
+                .any(|s| s.tokens.first().is_some_and(|t| t.is_kw("USE"))),
+            all_idempotent: err.is_none()
+                && statements.iter().all(crate::cql::Statement::is_idempotent),
+        }
+    }
 }
 
 /// How long one history write may take: within the lease, at most ten seconds.
