@@ -224,61 +224,75 @@ impl HistoryTable {
             let at = newest.entry(key).or_insert(i64::MIN);
             *at = (*at).max(r.installed_on);
         }
+        self.for_each_settled(
+            &self.intent_name(),
+            &format!(
+                "SELECT keyspace_name, script, run_id, started_on, script_type, version \
+                 FROM {} WHERE history_table = ?",
+                self.intent_name()
+            ),
+            vec![Some(CqlValue::Text(self.table.clone()))],
+            Vec::new,
+            |open: &mut Vec<HistoryRow>, values| {
+                let mut v = values.into_iter();
+                let text = |v: Option<Option<CqlValue>>| match v.flatten() {
+                    Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
+                    _ => None,
+                };
+                let (ks, script, run_id) = (text(v.next()), text(v.next()), text(v.next()));
+                let started = match v.next().flatten() {
+                    Some(CqlValue::Timestamp(t)) => t.0,
+                    _ => 0,
+                };
+                let (script_type, version) = (text(v.next()), text(v.next()));
+                let (Some(ks), Some(script)) = (ks, script) else {
+                    return;
+                };
+                let recorded = newest
+                    .get(&(ks.to_ascii_lowercase(), script.as_str()))
+                    .is_some_and(|at| *at >= started);
+                if !recorded {
+                    open.push(HistoryRow {
+                        installed_on: started,
+                        script: script.into(),
+                        script_type: script_type.map(Into::into),
+                        version: version.map(Into::into),
+                        description: Some("started; no outcome recorded".into()),
+                        status: Some(crate::history::state::status::INTERRUPTED.into()),
+                        keyspace_name: Some(ks.into()),
+                        run_id: run_id.map(Into::into),
+                        ..HistoryRow::default()
+                    });
+                }
+            },
+        )
+        .await
+    }
+
+    /// Streams the rows of `cql` into an accumulator made by `init`, and reads again
+    /// from the start with a fresh one while the table is still settling: one that
+    /// concurrent first runs have just created can be in the schema before the node has
+    /// opened it (4.1: "Unknown CF <id>"); it is waited for, briefly.
+    async fn for_each_settled<A>(
+        &self,
+        table: &str,
+        cql: &str,
+        values: Values,
+        init: impl Fn() -> A,
+        mut each: impl FnMut(&mut A, Vec<Option<CqlValue>>),
+    ) -> Result<A, DbError> {
+        let what = format!("reading {table}");
         let mut tries = 0u64;
         loop {
-            let mut open = Vec::new();
+            let mut acc = init();
             let read = self
                 .db
-                .for_each_row(
-                    &format!("reading {}", self.intent_name()),
-                    &format!(
-                        "SELECT keyspace_name, script, run_id, started_on, script_type, version \
-                         FROM {} WHERE history_table = ?",
-                        self.intent_name()
-                    ),
-                    vec![Some(CqlValue::Text(self.table.clone()))],
-                    self.read_cl,
-                    |values| {
-                        let mut v = values.into_iter();
-                        let mut text = || match v.next().flatten() {
-                            Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
-                            _ => None,
-                        };
-                        let (ks, script, run_id) = (text(), text(), text());
-                        let started = match v.next().flatten() {
-                            Some(CqlValue::Timestamp(t)) => t.0,
-                            _ => 0,
-                        };
-                        let mut text = || match v.next().flatten() {
-                            Some(CqlValue::Text(s) | CqlValue::Ascii(s)) => Some(s),
-                            _ => None,
-                        };
-                        let (script_type, version) = (text(), text());
-                        let (Some(ks), Some(script)) = (ks, script) else {
-                            return;
-                        };
-                        let recorded = newest
-                            .get(&(ks.to_ascii_lowercase(), script.as_str()))
-                            .is_some_and(|at| *at >= started);
-                        if !recorded {
-                            open.push(HistoryRow {
-                                installed_on: started,
-                                script: script.into(),
-                                script_type: script_type.map(Into::into),
-                                version: version.map(Into::into),
-                                description: Some("started; no outcome recorded".into()),
-                                status: Some(crate::history::state::status::INTERRUPTED.into()),
-                                keyspace_name: Some(ks.into()),
-                                run_id: run_id.map(Into::into),
-                                ..HistoryRow::default()
-                            });
-                        }
-                    },
-                )
+                .for_each_row(&what, cql, values.clone(), self.read_cl, |row| {
+                    each(&mut acc, row);
+                })
                 .await;
             match read {
-                Ok(()) => return Ok(open),
-                // Concurrent first runs have just created the table (4.1: "Unknown CF").
+                Ok(()) => return Ok(acc),
                 Err(e) if tries < 10 && schema_settling(&e) => {
                     tries += 1;
                     tracing::debug!("{e}; reading again");
@@ -383,40 +397,21 @@ impl HistoryStore for HistoryTable {
             .collect();
         // Rows are converted as they arrive (values moved, not copied): a history of
         // tens of thousands of rows is held once.
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut tries = 0u64;
-        loop {
-            let read = self
-                .db
-                .for_each_row(
-                    &format!("reading {}", self.name()),
-                    &format!("SELECT {} FROM {}", select.join(", "), self.name()),
-                    vec![],
-                    self.read_cl,
-                    |values| {
-                        let mut row = HistoryRow::default();
-                        for (col, value) in select.iter().zip(values) {
-                            set_column(&mut row, col, value, &mut seen);
-                        }
-                        out.push(row);
-                    },
-                )
-                .await;
-            match read {
-                Ok(()) => break,
-                // A table that concurrent first runs have just created can be in the
-                // schema before the node has opened it (4.1: "Unknown CF <id>"): wait
-                // for it, briefly.
-                Err(e) if tries < 10 && schema_settling(&e) => {
-                    tries += 1;
-                    out.clear();
-                    tracing::debug!("{e}; reading again");
-                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let (mut out, _) = self
+            .for_each_settled(
+                &self.name(),
+                &format!("SELECT {} FROM {}", select.join(", "), self.name()),
+                vec![],
+                || (Vec::new(), HashSet::new()),
+                |(out, seen): &mut (Vec<HistoryRow>, HashSet<Text>), values| {
+                    let mut row = HistoryRow::default();
+                    for (col, value) in select.iter().zip(values) {
+                        set_column(&mut row, col, value, seen);
+                    }
+                    out.push(row);
+                },
+            )
+            .await?;
         let open = self.open_intents(&out).await?;
         out.extend(open);
         out.shrink_to_fit();
