@@ -94,6 +94,19 @@ pub fn paused_run_loses_its_lease(db: &'static Instance) {
         Vec::<i32>::new(),
         "after the takeover no statement ran: not the paused run's, not the second's"
     );
+    // A dry run says the same and fails the same way; the JSON report names the step.
+    let out = p.run(&["deploy", "--dry-run"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
+    let out = p.run(&["deploy", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert!(
+        doc["steps"].as_array().is_some_and(|s| s
+            .iter()
+            .any(|st| st["action"] == "blocked" && st["script"] == "V2__cut.cql")),
+        "{doc}"
+    );
     // The operator looks, then lets V2 run again from its start.
     let out = p.run(&["repair", "--list"]);
     assert!(out.stdout.contains("V2__cut.cql"), "{}", out.stdout);

@@ -301,7 +301,18 @@ fn print_dry_run(plans: &[KeyspacePlan<'_>], settings: &Settings) {
         if plans.len() > 1 {
             outln!("== {} ==", p.keyspace);
         }
+        let mut stop = None;
         for step in &p.steps {
+            // Nothing after a script an earlier run left unfinished would run.
+            if step.reason.blocks() {
+                outln!(
+                    "[STOP]    {:<44} {}",
+                    step.script.filename,
+                    step.reason.text()
+                );
+                stop = Some(&step.script.filename);
+                break;
+            }
             if step.reason.runs() || settings.verbose {
                 let tag = if step.reason.runs() {
                     "[RUN]"
@@ -316,7 +327,14 @@ fn print_dry_run(plans: &[KeyspacePlan<'_>], settings: &Settings) {
             }
         }
         let run = p.to_run().count();
-        outln!("✓ {}: would run {run} | skip {}", p.keyspace, p.skipped());
+        match stop {
+            None => outln!("✓ {}: would run {run} | skip {}", p.keyspace, p.skipped()),
+            Some(file) => outln!(
+                "✗ {}: would run {run} | skip {} | stops at {file}",
+                p.keyspace,
+                p.skipped()
+            ),
+        }
     }
 }
 
