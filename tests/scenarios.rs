@@ -89,11 +89,28 @@ pub fn paused_run_loses_its_lease(db: &'static Instance) {
         after.sort_unstable();
         after.into_iter().map(|(_, i)| i).collect::<Vec<i32>>()
     };
-    assert_eq!(
-        stamped(takeover),
-        Vec::<i32>::new(),
-        "after the takeover no statement ran: not the paused run's, not the second's"
+    // The one window the README names: a pause between the paused run's last lease check
+    // and its send lets that statement (the last it ran: "after D of its …") reach the
+    // server late. Nothing after it, and nothing of the second run's.
+    let done: usize = text
+        .split_once(" of its ")
+        .and_then(|(before, _)| before.rsplit(' ').next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("the paused run says where it stopped: {text}"));
+    let late = stamped(takeover);
+    // Statement 2i is marker i's INSERT.
+    let in_window = i32::try_from(done / 2).expect("small");
+    assert!(
+        late.is_empty() || (done % 2 == 0 && late == [in_window]),
+        "after the takeover no statement ran but the paused run's last one (statement \
+         {done}): not the paused run's next, not the second's: {late:?}\n{text}"
     );
+    if !late.is_empty() {
+        eprintln!(
+            "pause: the paused run's statement {done} (marker {in_window}) reached the server \
+             after the takeover: the documented window"
+        );
+    }
     // A dry run says the same and fails the same way; the JSON report names the step.
     let out = p.run(&["deploy", "--dry-run"]);
     assert_eq!(out.code, 1, "{}", out.all());

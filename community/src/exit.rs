@@ -21,8 +21,9 @@ pub enum ExitStatus {
     LockHeld,
     /// `70`: an internal error (a bug in cassachange); the message says how to report it.
     Internal,
-    /// `130`: interrupted (SIGINT, SIGTERM, SIGHUP); the run stopped between statements, recorded
-    /// what it did, and released its lock.
+    /// `130`: interrupted (SIGINT, SIGTERM, SIGHUP, or stdout closed during deploy, rollback
+    /// or repair); the run stopped between statements, recorded what it did, and released
+    /// its lock.
     Interrupted,
 }
 

@@ -1,7 +1,8 @@
-//! Defines how a run learns it should stop: the first SIGINT, SIGTERM or SIGHUP marks
-//! the process interrupted; scripts stop between statements, waits for the lock end at
-//! once, and the run records what it did, releases its lock and exits 130. A second
-//! signal quits at once (the lock then expires after its TTL).
+//! Defines how a run learns it should stop: the first SIGINT, SIGTERM or SIGHUP, or a
+//! closed stdout during a data-changing command, marks the process interrupted; scripts
+//! stop between statements, waits for the lock end at once, and the run records what it
+//! did, releases its lock and exits 130. A second signal quits at once (the lock then
+//! expires after its TTL).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
@@ -16,6 +17,17 @@ static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 /// Marks the run as interrupted and wakes everything waiting in [`wait`].
 pub fn interrupt() {
     FLAG.store(true, Ordering::SeqCst);
+    WAKE.notify_waiters();
+}
+
+/// Interrupts the run for `reason` (a signal's name, "standard output closed"), saying
+/// so on stderr the first time only.
+pub fn stop_because(reason: &str) {
+    if !FLAG.swap(true, Ordering::SeqCst) {
+        crate::ui::note(format_args!(
+            "{reason}: stopping after the current statement"
+        ));
+    }
     WAKE.notify_waiters();
 }
 
@@ -40,13 +52,49 @@ pub async fn wait() {
 pub async fn watch_signals() {
     let mut signals = Signals::new();
     let name = signals.next().await;
-    interrupt();
-    crate::ui::note(format_args!(
-        "{name}: stopping after the current statement (again to quit at once)"
-    ));
+    if interrupted() {
+        crate::ui::note(format_args!(
+            "{name}: already stopping after the current statement (again to quit at once)"
+        ));
+    } else {
+        stop_because(&format!("{name} (again to quit at once)"));
+    }
     signals.next().await;
     std::process::exit(i32::from(ExitStatus::Interrupted.code()));
 }
+
+/// Watches stdout of a data-changing command on a thread of its own: when its reader
+/// goes away (a pipe whose reader quit, a closed socket, a hung-up terminal) the run
+/// stops between statements, as for a signal, rather than on its next line of output.
+#[cfg(unix)]
+pub fn watch_stdout() {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let spawned = std::thread::Builder::new()
+        .name("stdout-watch".into())
+        .spawn(|| {
+            let stdout = std::io::stdout();
+            loop {
+                let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+                match poll(&mut fds, None) {
+                    Ok(_) => {
+                        let got = fds[0].revents();
+                        if got.intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL) {
+                            crate::ui::stdout_gone("its reader went away");
+                            return;
+                        }
+                    }
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    // Without the watcher, a closed stdout is still found at the next line written.
+    drop(spawned);
+}
+
+/// Without `poll`, a closed stdout is found at the next line written.
+#[cfg(not(unix))]
+pub fn watch_stdout() {}
 
 #[cfg(unix)]
 struct Signals([Option<tokio::signal::unix::Signal>; 3]);

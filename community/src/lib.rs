@@ -114,11 +114,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         json && !matches!(command, cli::Command::Completions(_) | cli::Command::Man),
         command.name(),
     );
-    ui::on_closed_stdout(if command.changes_data() {
-        ui::OnClosedStdout::Continue
+    if command.changes_data() {
+        ui::on_closed_stdout(ui::OnClosedStdout::Stop);
+        interrupt::watch_stdout();
     } else {
-        ui::OnClosedStdout::Exit
-    });
+        ui::on_closed_stdout(ui::OnClosedStdout::Exit);
+    }
     redact::register_environment();
     let mut settings = load_settings(cli, command)?;
     settings.register_secrets();

@@ -1,11 +1,11 @@
 //! Defines how cassachange talks to people: results on stdout, diagnostics on stderr
 //! (`error:` / `warning:` / `hint:` lines), and the user-facing error type.
 //!
-//! Neither stream decides what a run does. A closed stdout (`cassachange status | head`)
-//! ends a read-only command quietly with success, like ripgrep; a data-changing command
-//! (deploy, rollback, repair) stops writing to it and carries on, so a dead pager or log
-//! shipper never cuts a deploy half-way. Writes to stderr never panic. Everything
-//! written passes through [`crate::redact`].
+//! A closed stdout (`cassachange status | head`) ends a read-only command quietly with
+//! success, like ripgrep. A data-changing command (deploy, rollback, repair) treats it
+//! like SIGHUP, since whoever watched the run is gone: it stops between two statements,
+//! records what it did, releases its lock and exits 130 (see [`crate::interrupt`]).
+//! Writes to stderr never panic. Everything written passes through [`crate::redact`].
 
 use std::fmt;
 use std::io::Write;
@@ -18,12 +18,12 @@ use crate::exit::ExitStatus;
 pub enum OnClosedStdout {
     /// A read-only command: end the process quietly with success.
     Exit,
-    /// A data-changing command: drop further output and carry on.
-    Continue,
+    /// A data-changing command: drop further output and stop the run between statements.
+    Stop,
 }
 
 const EXIT: u8 = 0;
-const CONTINUE: u8 = 1;
+const STOP: u8 = 1;
 
 static POLICY: AtomicU8 = AtomicU8::new(EXIT);
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -32,7 +32,7 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 pub fn on_closed_stdout(policy: OnClosedStdout) {
     let v = match policy {
         OnClosedStdout::Exit => EXIT,
-        OnClosedStdout::Continue => CONTINUE,
+        OnClosedStdout::Stop => STOP,
     };
     POLICY.store(v, Ordering::SeqCst);
 }
@@ -65,13 +65,25 @@ pub fn out(args: fmt::Arguments<'_>) {
 }
 
 fn stdout_failed(e: &std::io::Error) {
-    if POLICY.load(Ordering::SeqCst) == EXIT && e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+    if POLICY.load(Ordering::SeqCst) == EXIT {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        if !STDOUT_CLOSED.swap(true, Ordering::SeqCst) {
+            warn(format!(
+                "standard output failed ({e}); its results are no longer printed there"
+            ));
+        }
+        return;
     }
+    stdout_gone(&e.to_string());
+}
+
+/// Stdout of a data-changing command is gone (`why`): output to it stops and the run
+/// stops between statements.
+pub fn stdout_gone(why: &str) {
     if !STDOUT_CLOSED.swap(true, Ordering::SeqCst) {
-        warn(format!(
-            "standard output failed ({e}); the run goes on and its results are no longer printed there"
-        ));
+        crate::interrupt::stop_because(&format!("standard output closed ({why})"));
     }
 }
 

@@ -40,14 +40,17 @@ fn use_in_one_script_never_leaks_into_the_next() {
     );
 }
 
-/// `cassachange deploy | head -1`: the pipe closes after the first line.
+/// `cassachange deploy | head -2`: the reader quits after the first script's line. Whoever
+/// watched the run is gone, so it stops like on SIGHUP: between two statements of the
+/// second script (noticed without waiting for the next line of output), recorded,
+/// lock released, exit 130.
 #[test]
-fn a_closed_stdout_never_cuts_a_deploy() {
+fn a_closed_stdout_stops_a_deploy_between_statements() {
     let p = DbProject::new(plain(), "pipe", 1, "");
     for i in 1..=4 {
         p.script(
             &format!("V{i}__t.cql"),
-            &format!("CREATE TABLE IF NOT EXISTS t{i} (k int PRIMARY KEY);\n"),
+            &cassachange_tests::alter_script(&format!("t{i}"), 15),
         );
     }
     let mut cmd = p.project.command(&["deploy"]);
@@ -58,33 +61,35 @@ fn a_closed_stdout_never_cuts_a_deploy() {
         .expect("spawn");
     let mut child = child;
     let head = std::process::Command::new("head")
-        .arg("-1")
+        .arg("-2")
         .stdin(child.stdout.take().expect("stdout"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("head");
     let first = head.wait_with_output().expect("head output");
     let (code, text) = finish(child);
+    let first = String::from_utf8_lossy(&first.stdout);
     assert!(
-        String::from_utf8_lossy(&first.stdout).starts_with("[lock]    acquired"),
-        "{first:?}"
+        first.starts_with("[lock]    acquired") && first.contains("V1__t.cql"),
+        "{first}"
     );
-    assert_eq!(code, 0, "every script ran: {text}");
+    assert_eq!(code, 130, "stopped, not finished: {text}");
     assert!(
-        text.contains("standard output failed") && text.contains("the run goes on"),
-        "{text}"
+        text.contains("standard output closed")
+            && text.contains("stopped V2__t.cql")
+            && text.contains("of its 16 statement(s)"),
+        "cut inside V2, not at its end: {text}"
     );
     assert_eq!(
         p.history_summary(),
-        [
-            "V1__t.cql SUCCESS",
-            "V2__t.cql SUCCESS",
-            "V3__t.cql SUCCESS",
-            "V4__t.cql SUCCESS"
-        ]
+        ["V1__t.cql SUCCESS", "V2__t.cql FAILED"],
+        "{text}"
     );
     let out = p.run(&["repair", "--list"]);
     assert!(out.stdout.contains("Deploy lock: free"), "{}", out.stdout);
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "the next deploy continues: {}", out.all());
+    assert!(p.table_exists(p.ks(), "t4"));
     // A read-only command just ends, successfully, like `rg … | head`.
     let mut status = p.project.command(&["status"]);
     let mut status = status.stdout(Stdio::piped()).spawn().expect("status");

@@ -777,7 +777,7 @@ impl<'a> Run<'a> {
         let status = outcome?;
         if status == ExitStatus::Success && crate::interrupt::interrupted() {
             ui::note(format_args!(
-                "the signal came after the last step: the {} completed",
+                "the stop came after the last step: the {} completed",
                 kind.command()
             ));
         }
