@@ -52,13 +52,12 @@ pub async fn wait() {
 pub async fn watch_signals() {
     let mut signals = Signals::new();
     let name = signals.next().await;
-    if interrupted() {
-        crate::ui::note(format_args!(
-            "{name}: already stopping after the current statement (again to quit at once)"
-        ));
-    } else {
-        stop_because(&format!("{name} (again to quit at once)"));
-    }
+    let already = FLAG.swap(true, Ordering::SeqCst);
+    WAKE.notify_waiters();
+    crate::ui::note(format_args!(
+        "{name}: {}stopping after the current statement (again to quit at once)",
+        if already { "already " } else { "" }
+    ));
     signals.next().await;
     std::process::exit(i32::from(ExitStatus::Interrupted.code()));
 }

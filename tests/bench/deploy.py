@@ -9,7 +9,7 @@ cassachange 1.0.0, same node, same run:
 
 Prints wall times, peak RSS and ratios, for the community binary, the binary with the
 plugin beside it (audit log on), the Python tool and the bare loop.
-Usage: tests/bench/deploy.py [--runs 3] [--keyspaces 20,200] [--skip-ddl] [--skip-python]
+Usage: tests/bench/deploy.py [--runs 5] [--keyspaces 20,200] [--skip-ddl] [--skip-python]
 """
 import argparse
 import os
@@ -62,12 +62,15 @@ def project(root, keyspaces, history, scripts):
             f.write(body)
 
 
-def install_enterprise(work, ours, plugin):
-    """The release binary with the release plugin beside it, as customers install it."""
-    d = os.path.join(work, "enterprise")
+def install(work, edition, ours, plugin=None):
+    """The release binary in a folder of its own (the plugin is found beside the binary:
+    the community edition must not run from the target dir, where the plugin is built),
+    with the release plugin beside it for the enterprise edition, as customers install it."""
+    d = os.path.join(work, edition)
     os.makedirs(d, exist_ok=True)
     shutil.copy(ours, os.path.join(d, "cassachange"))
-    shutil.copy(plugin, os.path.join(d, os.path.basename(plugin)))
+    if plugin:
+        shutil.copy(plugin, os.path.join(d, os.path.basename(plugin)))
     return os.path.join(d, "cassachange")
 
 
@@ -82,7 +85,7 @@ def report(title, rows, order):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keyspaces", default="20,200", help="no-op deploy sizes (keyspaces)")
     ap.add_argument("--skip-ddl", action="store_true")
     ap.add_argument("--skip-python", action="store_true")
@@ -100,8 +103,9 @@ def main():
     python_tool = os.path.join(sh(NODE, "venv").strip(), "cassachange")
     sh(NODE, "start")
     work = tempfile.mkdtemp(prefix="cassachange-bench-")
-    enterprise = install_enterprise(work, ours, plugin)
-    tools = {"ours": [ours], "enterprise": [enterprise], "python": [python_tool]}
+    community = install(work, "community", ours)
+    enterprise = install(work, "enterprise", ours, plugin)
+    tools = {"ours": [community], "enterprise": [enterprise], "python": [python_tool]}
     if args.skip_python:
         del tools["python"]
     try:
@@ -134,6 +138,13 @@ def main():
             print(f"    ours / bare loop: {med['ours'] / med['bare']:.2f}x "
                   f"({1000 * (med['ours'] - med['bare']) / 100:.1f} ms per script); "
                   f"with the plugin: {med['enterprise'] / med['bare']:.2f}x")
+            # The same ratios taken round by round (both measured minutes apart at most),
+            # less sensitive to the node's speed drifting over the whole benchmark.
+            for k, label in [("ours", "ours"), ("enterprise", "with the plugin")]:
+                per = sorted(a[0] / b[0] for a, b in zip(rows[k], rows["bare"]))
+                print(f"    {label} / bare, per round: median {statistics.median(per):.2f}x "
+                      f"(rounds: {', '.join(f'{r:.2f}' for r in per)})")
+            print(f"    bare loop: {1000 * med['bare'] / 100:.1f} ms per statement (the node's DDL speed)")
             if "python" in med:
                 print(f"    Python / ours: {med['python'] / med['ours']:.2f}x")
 

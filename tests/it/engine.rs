@@ -41,9 +41,9 @@ fn use_in_one_script_never_leaks_into_the_next() {
 }
 
 /// `cassachange deploy | head -2`: the reader quits after the first script's line. Whoever
-/// watched the run is gone, so it stops like on SIGHUP: between two statements of the
-/// second script (noticed without waiting for the next line of output), recorded,
-/// lock released, exit 130.
+/// watched the run is gone, so it stops like on SIGHUP: before the second script or
+/// between two of its statements (noticed without waiting for the next line of output),
+/// recorded, lock released, exit 130.
 #[test]
 fn a_closed_stdout_stops_a_deploy_between_statements() {
     let p = DbProject::new(plain(), "pipe", 1, "");
@@ -74,17 +74,19 @@ fn a_closed_stdout_stops_a_deploy_between_statements() {
         "{first}"
     );
     assert_eq!(code, 130, "stopped, not finished: {text}");
-    assert!(
-        text.contains("standard output closed")
-            && text.contains("stopped V2__t.cql")
-            && text.contains("of its 16 statement(s)"),
-        "cut inside V2, not at its end: {text}"
-    );
-    assert_eq!(
-        p.history_summary(),
-        ["V1__t.cql SUCCESS", "V2__t.cql FAILED"],
-        "{text}"
-    );
+    assert!(text.contains("standard output closed"), "{text}");
+    // Nothing is written to stdout between V1's line and V2's: the stop is seen by the
+    // watcher, before V2 or between two of its statements, never after V2 completed.
+    let history = p.history_summary();
+    if text.contains("stopped before V2__t.cql") {
+        assert_eq!(history, ["V1__t.cql SUCCESS"], "{text}");
+    } else {
+        assert!(
+            text.contains("stopped V2__t.cql") && text.contains("of its 16 statement(s)"),
+            "cut inside V2, not at its end: {text}"
+        );
+        assert_eq!(history, ["V1__t.cql SUCCESS", "V2__t.cql FAILED"], "{text}");
+    }
     let out = p.run(&["repair", "--list"]);
     assert!(out.stdout.contains("Deploy lock: free"), "{}", out.stdout);
     let out = p.run(&["deploy"]);

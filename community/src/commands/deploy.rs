@@ -40,16 +40,22 @@ pub(crate) async fn run(
         ));
         return Ok(ExitStatus::Success);
     }
+    let phase = std::time::Instant::now();
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
+    tracing::debug!("connected in {:?}", phase.elapsed());
 
     // The pre-flight plans from history read now (a deploy plans again under the lock).
+    let phase = std::time::Instant::now();
     let rows = table.read_all().await.map_err(|e| db_error(&e))?;
+    tracing::debug!("history read in {:?}", phase.elapsed());
     let preflight = if args.no_preflight {
         None
     } else {
+        let phase = std::time::Instant::now();
         let findings = preflight::check(&db, &plans(&found, &rows, &keyspaces))
             .await
             .map_err(|e| db_error(&e))?;
+        tracing::debug!("pre-flight in {:?}", phase.elapsed());
         Some(findings)
     };
 

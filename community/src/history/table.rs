@@ -91,6 +91,8 @@ pub struct HistoryTable {
     table: String,
     read_cl: Consistency,
     write_cl: Consistency,
+    /// `cassachange_intent` is known to exist.
+    intent_ready: std::sync::atomic::AtomicBool,
 }
 
 fn text(v: Option<&str>) -> Option<CqlValue> {
@@ -107,6 +109,7 @@ impl HistoryTable {
             table: table.to_ascii_lowercase(),
             read_cl,
             write_cl,
+            intent_ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -122,7 +125,13 @@ impl HistoryTable {
 
     /// Creates `change_history` and `deploy_lock` when missing (with name-derived table
     /// ids), and adds `tag` and `run_id` to a table made by a tool that predates them.
+    /// `cassachange_intent` waits until a run needs it.
     pub async fn ensure(&self) -> Result<(), DbError> {
+        self.ensure_history().await?;
+        self.ensure_lock_table().await
+    }
+
+    async fn ensure_history(&self) -> Result<(), DbError> {
         let create = format!(
             "CREATE TABLE IF NOT EXISTS {} (installed_on timestamp, script text, script_type text, \
              version text, description text, checksum text, execution_time int, status text, \
@@ -146,26 +155,41 @@ impl HistoryTable {
                 self.add_column(col).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn ensure_lock_table(&self) -> Result<(), DbError> {
         if self
             .db
             .table_columns(&self.keyspace, "deploy_lock")
             .await?
-            .is_none()
+            .is_some()
         {
-            let lock = format!(
-                "CREATE TABLE IF NOT EXISTS {}.deploy_lock (lock_key text PRIMARY KEY, \
-                 locked_by text, locked_at timestamp, run_id text) WITH id = {}",
-                self.keyspace,
-                table_id(&self.keyspace, "deploy_lock")
-            );
-            self.db
-                .run_script_statement(
-                    &format!("creating {}.deploy_lock", self.keyspace),
-                    &lock,
-                    true,
-                    None,
-                )
-                .await?;
+            return Ok(());
+        }
+        let lock = format!(
+            "CREATE TABLE IF NOT EXISTS {}.deploy_lock (lock_key text PRIMARY KEY, \
+             locked_by text, locked_at timestamp, run_id text) WITH id = {}",
+            self.keyspace,
+            table_id(&self.keyspace, "deploy_lock")
+        );
+        self.db
+            .run_script_statement(
+                &format!("creating {}.deploy_lock", self.keyspace),
+                &lock,
+                true,
+                None,
+            )
+            .await
+    }
+
+    /// Creates `cassachange_intent` when missing, the first time a run needs it (before
+    /// its first script with a statement not safe to run twice): a deploy of safe
+    /// statements only never pays for it, and a missing table reads as no intents.
+    async fn ensure_intent_table(&self) -> Result<(), DbError> {
+        use std::sync::atomic::Ordering;
+        if self.intent_ready.load(Ordering::SeqCst) {
+            return Ok(());
         }
         if self
             .db
@@ -190,6 +214,7 @@ impl HistoryTable {
                 )
                 .await?;
         }
+        self.intent_ready.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -428,6 +453,7 @@ impl HistoryStore for HistoryTable {
              script_type, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
             self.intent_name()
         );
+        self.ensure_intent_table().await?;
         let values = vec![
             Some(CqlValue::Text(self.table.clone())),
             text(row.keyspace_name.as_deref()),

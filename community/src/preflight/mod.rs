@@ -104,7 +104,9 @@ pub async fn check(db: &Db, plans: &[KeyspacePlan<'_>]) -> Result<Vec<Finding>, 
     if plans.iter().all(|p| p.to_run().next().is_none()) {
         return Ok(Vec::new());
     }
+    let phase = std::time::Instant::now();
     let mut model = Model::load(db).await?;
+    tracing::debug!("pre-flight: schema model read in {:?}", phase.elapsed());
     let mut prep = Preparer {
         db,
         session: None,

@@ -60,67 +60,74 @@ impl Model {
     /// read them).
     pub(crate) async fn load(db: &Db) -> Result<Model, DbError> {
         let mut m = Model::default();
-        let rows = all(db, "keyspaces", "keyspace_name").await?;
-        for i in 0..rows.rows.len() {
-            m.keyspaces.insert(text(&rows, i, "keyspace_name"));
-        }
-        for (table, name) in [("tables", "table_name"), ("views", "view_name")] {
-            let rows = all(db, table, &format!("keyspace_name, {name}")).await?;
-            for i in 0..rows.rows.len() {
-                m.tables.insert(
-                    (text(&rows, i, "keyspace_name"), text(&rows, i, name)),
-                    TableModel::default(),
-                );
-            }
-        }
-        let rows = all(db, "columns", "keyspace_name, table_name, column_name").await?;
-        for i in 0..rows.rows.len() {
-            let key = (
-                text(&rows, i, "keyspace_name"),
-                text(&rows, i, "table_name"),
-            );
-            m.tables
-                .entry(key)
-                .or_default()
-                .columns
-                .insert(text(&rows, i, "column_name"));
-        }
-        let rows = all(db, "types", "keyspace_name, type_name").await?;
-        for i in 0..rows.rows.len() {
-            m.types
-                .insert((text(&rows, i, "keyspace_name"), text(&rows, i, "type_name")));
-        }
-        let rows = all(db, "indexes", "keyspace_name, index_name").await?;
-        for i in 0..rows.rows.len() {
-            m.indexes.insert((
-                text(&rows, i, "keyspace_name"),
-                text(&rows, i, "index_name"),
-            ));
-        }
-        let rows = db
-            .query(
+        // Eight small reads, sent together (each is a prepare and an execute).
+        // (Boxed: eight request futures side by side are large.)
+        let (keyspaces, tables, views, columns, types, indexes, options, local) = Box::pin(async {
+            tokio::try_join!(
+            all(db, "keyspaces", "keyspace_name"),
+            all(db, "tables", "keyspace_name, table_name"),
+            all(db, "views", "keyspace_name, view_name"),
+            all(db, "columns", "keyspace_name, table_name, column_name"),
+            all(db, "types", "keyspace_name, type_name"),
+            all(db, "indexes", "keyspace_name, index_name"),
+            db.query(
                 "reading the table options this server knows",
                 "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
                 vec![
                     Some(CqlValue::Text("system_schema".into())),
                     Some(CqlValue::Text("tables".into())),
                 ],
-            )
-            .await?;
+            ),
+            db.query(
+                "reading the server version",
+                "SELECT release_version FROM system.local",
+                vec![],
+            ),
+        )
+        })
+        .await?;
+        for i in 0..keyspaces.rows.len() {
+            m.keyspaces.insert(text(&keyspaces, i, "keyspace_name"));
+        }
+        for (rows, name) in [(&tables, "table_name"), (&views, "view_name")] {
+            for i in 0..rows.rows.len() {
+                m.tables.insert(
+                    (text(rows, i, "keyspace_name"), text(rows, i, name)),
+                    TableModel::default(),
+                );
+            }
+        }
+        for i in 0..columns.rows.len() {
+            let key = (
+                text(&columns, i, "keyspace_name"),
+                text(&columns, i, "table_name"),
+            );
+            m.tables
+                .entry(key)
+                .or_default()
+                .columns
+                .insert(text(&columns, i, "column_name"));
+        }
+        for i in 0..types.rows.len() {
+            m.types.insert((
+                text(&types, i, "keyspace_name"),
+                text(&types, i, "type_name"),
+            ));
+        }
+        for i in 0..indexes.rows.len() {
+            m.indexes.insert((
+                text(&indexes, i, "keyspace_name"),
+                text(&indexes, i, "index_name"),
+            ));
+        }
+        let rows = options;
         for i in 0..rows.rows.len() {
             let c = text(&rows, i, "column_name");
             if !NOT_SETTABLE.contains(&c.as_str()) {
                 m.options.insert(c);
             }
         }
-        let rows = db
-            .query(
-                "reading the server version",
-                "SELECT release_version FROM system.local",
-                vec![],
-            )
-            .await?;
-        m.release = text(&rows, 0, "release_version");
+        m.release = text(&local, 0, "release_version");
         Ok(m)
     }
 }

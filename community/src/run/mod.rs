@@ -181,8 +181,13 @@ impl<'a> Run<'a> {
         let history_ks = table.keyspace().to_string();
         let commit = lock_commit(settings.history_consistency);
         let taken = async {
+            let phase = std::time::Instant::now();
             table.ensure().await.map_err(|e| db_error(&e))?;
-            take_lock(db.clone(), &history_ks, &info, settings, commit).await
+            tracing::debug!("history tables ready in {:?}", phase.elapsed());
+            let phase = std::time::Instant::now();
+            let lock = take_lock(db.clone(), &history_ks, &info, settings, commit).await;
+            tracing::debug!("lock taken in {:?}", phase.elapsed());
+            lock
         }
         .await;
         let lock = match taken {
@@ -224,11 +229,13 @@ impl<'a> Run<'a> {
         if let Some((start, _, _)) = self.kind.notices() {
             self.notify(start, self.keyspaces.clone(), String::new(), "", notice);
         }
+        let phase = std::time::Instant::now();
         self.history = self
             .recorder
             .read_history()
             .await
             .map_err(|e| db_error(&e))?;
+        tracing::debug!("history read under the lock in {:?}", phase.elapsed());
         Ok(())
     }
 
