@@ -13,6 +13,7 @@ Usage: tests/bench/deploy.py [--runs 5] [--keyspaces 20,200] [--skip-ddl] [--ski
 """
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -35,15 +36,34 @@ def cql(stmt):
     sh(NODE, "cql", stmt)
 
 
-def timed(cmd, cwd):
+def timed(cmd, cwd, env=None, statements=None):
+    """(wall s, peak RSS KiB); with `statements`, the run's own statement times (s) are
+    parsed from its output and appended there."""
     with tempfile.NamedTemporaryFile() as tf:
         start = time.perf_counter()
         r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, cwd=cwd,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=env)
         wall = time.perf_counter() - start
         if r.returncode != 0:
             sys.exit(f"{cmd[0]} failed:\n{r.stdout[-2000:]}")
+        if statements is not None:
+            statements.append(statement_seconds(r.stdout))
         return wall, int(open(tf.name).read().split()[-1])
+
+
+def statement_seconds(output):
+    """The time spent in the scripts' statements: cassachange's debug log says
+    '(script: 61.2ms)' per script (one statement each here); the bare loop prints each
+    statement's milliseconds alone on a line (BARE_LOOP_TIMES)."""
+    total = 0.0
+    for line in output.splitlines():
+        m = re.search(r"\(script: ([0-9.]+)(µs|ms|s)\)", line)
+        if m:
+            total += float(m.group(1)) * {"µs": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+        elif re.fullmatch(r"[0-9]+\.[0-9]", line.strip()):
+            total += float(line) / 1000
+    return total
 
 
 def keyspace(name):
@@ -114,6 +134,7 @@ def main():
                     f"CREATE TABLE IF NOT EXISTS t_{i} (id uuid PRIMARY KEY, v text, n int);\n")
                    for i in range(100)]
             rows = {k: [] for k in list(tools) + ["bare"]}
+            stmts = {k: [] for k in rows}
             names = list(rows)
             for run in range(args.runs):
                 # Each tool takes each place in turn: the node is not equally busy
@@ -126,9 +147,15 @@ def main():
                     project(root, [ks], hist, ddl)
                     if tool == "bare":
                         files = [os.path.join(root, "migrations", n) for n, _ in ddl]
-                        rows[tool].append(timed([bare, "127.0.0.1:9042", ks] + files, root))
-                    else:
+                        rows[tool].append(timed([bare, "127.0.0.1:9042", ks] + files, root,
+                                                {**os.environ, "BARE_LOOP_TIMES": "1"},
+                                                stmts[tool]))
+                    elif tool == "python":
                         rows[tool].append(timed(tools[tool] + ["deploy"], root))
+                    else:
+                        rows[tool].append(timed(tools[tool] + ["deploy"], root,
+                                                {**os.environ, "CASSACHANGE_LOG": "cassachange=debug"},
+                                                stmts[tool]))
                     cql(f"DROP KEYSPACE {ks}")
                     cql(f"DROP KEYSPACE {hist}")
             order = [("cassachange (Rust, community)", "ours"), ("cassachange + plugin", "enterprise"),
@@ -144,7 +171,21 @@ def main():
                 per = sorted(a[0] / b[0] for a, b in zip(rows[k], rows["bare"]))
                 print(f"    {label} / bare, per round: median {statistics.median(per):.2f}x "
                       f"(rounds: {', '.join(f'{r:.2f}' for r in per)})")
-            print(f"    bare loop: {1000 * med['bare'] / 100:.1f} ms per statement (the node's DDL speed)")
+            # Where the time goes: the wall minus the time the statements themselves took
+            # (each tool's own measure, same runs) is what the tool adds; it does not move
+            # with the node's DDL speed, which varies by 10-30 % from run to run.
+            oh = {k: statistics.median(w - t for (w, _), t in zip(rows[k], stmts[k]))
+                  for k in ("ours", "enterprise", "bare")}
+            speed = statistics.median(stmts["bare"]) / 100
+            print(f"    statements: {1000 * speed:.1f} ms each (median, bare loop; the node's DDL speed)")
+            print(f"    time outside the statements: ours {1000 * oh['ours']:.0f} ms, with the plugin "
+                  f"{1000 * oh['enterprise']:.0f} ms, bare loop {1000 * oh['bare']:.0f} ms")
+            for k, label in [("ours", "ours"), ("enterprise", "with the plugin")]:
+                extra = oh[k] - oh["bare"]
+                at = (100 * speed + oh["bare"] + extra) / (100 * speed + oh["bare"])
+                floor = max(0.0, (extra / 0.10 - oh["bare"]) / 100)
+                print(f"    {label}: {1000 * extra:.0f} ms over the bare loop -> {at:.3f}x at this "
+                      f"node's speed; within 1.10x whenever statements take >= {1000 * floor:.1f} ms")
             if "python" in med:
                 print(f"    Python / ours: {med['python'] / med['ours']:.2f}x")
 

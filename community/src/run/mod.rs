@@ -150,8 +150,8 @@ pub(crate) struct Run<'a> {
     keyspaces: String,
     notifier: Notifier,
     summaries: Vec<String>,
-    /// An ownership check ran together with the last history write, after the last
-    /// script: the next step starts without another one.
+    /// Ownership was just confirmed (the lock taken, or a check together with the last
+    /// history write, after the last script): the next step starts without another.
     checked: bool,
     /// Scripts this run will execute (see [`Run::expect`]).
     total: usize,
@@ -209,7 +209,9 @@ impl<'a> Run<'a> {
             keyspaces: start.keyspaces,
             notifier,
             summaries: Vec::new(),
-            checked: false,
+            // The lock was taken a moment ago by a lightweight transaction: that is the
+            // first script's ownership check.
+            checked: true,
             total: 0,
             steps: Vec::new(),
             extra: serde_json::Map::new(),
