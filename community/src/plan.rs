@@ -168,6 +168,19 @@ pub fn highest_applied(history: &KeyspaceHistory) -> Option<Version> {
         .max()
 }
 
+/// `Reason::Interrupted` when a run started `file` and recorded no outcome since (an
+/// intent with no history row after it, not yet marked by `repair --script`).
+pub fn interrupted_reason(history: &KeyspaceHistory, file: &str) -> Option<Reason> {
+    history
+        .files
+        .get(file)
+        .filter(|e| e.state == State::Interrupted)
+        .map(|e| Reason::Interrupted {
+            run_id: e.last.run_id.as_deref().unwrap_or("?").to_string(),
+            at: e.last.installed_on,
+        })
+}
+
 /// Plans a deploy of `scripts` (forward scripts in execution order) into `keyspace`.
 pub fn deploy<'a>(
     scripts: &'a [Script],
@@ -182,17 +195,11 @@ pub fn deploy<'a>(
             run_id: e.last.run_id.as_deref().unwrap_or("?").to_string(),
             at: e.last.installed_on,
         };
-        if let Some(e) = history
-            .files
-            .get(&script.filename)
-            .filter(|e| e.state == State::Interrupted)
-        {
-            if script.kind != ScriptKind::Undo {
-                steps.push(Step {
-                    script,
-                    reason: interrupted(e),
-                });
-            }
+        if script.kind == ScriptKind::Undo {
+            continue;
+        }
+        if let Some(reason) = interrupted_reason(history, &script.filename) {
+            steps.push(Step { script, reason });
             continue;
         }
         let reason = match script.kind {

@@ -1,8 +1,11 @@
 //! `rollback` end to end: latest, `--target-version`, `--tag`, dry run, a missing undo
 //! script, and the redeploy that applies a rolled-back version again.
 
+use std::fmt::Write;
+use std::time::Duration;
+
 use cassachange_tests::db::{plain, Instance};
-use cassachange_tests::DbProject;
+use cassachange_tests::{finish, spawn, wait_for, DbProject};
 
 fn project(db: &'static Instance, label: &str) -> DbProject {
     let p = DbProject::new(db, label, 1, "");
@@ -150,6 +153,84 @@ fn a_version_without_undo_script_stops_before_anything_is_undone() {
         "{}",
         out.stderr
     );
+}
+
+/// A rollback killed inside an undo script with statements not safe to run twice: the
+/// version still reads as applied, but the next rollback must not run the undo again
+/// from its start, nor undo an older version, nor may a deploy build on it, until the
+/// operator marks it with `repair --script`.
+#[test]
+fn a_killed_undo_blocks_rollback_and_deploy_until_repaired() {
+    let p = DbProject::new(plain(), "rbkill", 1, "");
+    let n = 40;
+    let undo = (1..=n).fold(String::new(), |mut s, i| {
+        let _ = writeln!(s, "ALTER TABLE b WITH comment = 'undo {i}';");
+        let _ = writeln!(s, "INSERT INTO marks (id, stmt) VALUES (now(), {i});");
+        s
+    });
+    p.script(
+        "V1.0__a.cql",
+        "CREATE TABLE IF NOT EXISTS marks (id timeuuid PRIMARY KEY, stmt int);\n",
+    )
+    .script("U1.0__a.cql", "DROP TABLE IF EXISTS marks;\n")
+    .script(
+        "V2.0__b.cql",
+        "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
+    )
+    .script("U2.0__b.cql", &undo);
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let marks = || {
+        plain()
+            .try_rows(&format!("SELECT stmt FROM {}.marks", p.ks()))
+            .map(|r| r.len())
+            .unwrap_or(0)
+    };
+    let mut child = spawn(&p, &["rollback"], &[]);
+    wait_for(Duration::from_secs(60), "the undo to be half-way", || {
+        marks() >= 3
+    });
+    child.kill().expect("SIGKILL");
+    let (_, text) = finish(child);
+    let before = marks();
+    assert!(before < n, "killed half-way: {before} {text}");
+    assert_eq!(p.run(&["repair", "--release-lock"]).code, 0);
+
+    let out = p.run(&["rollback"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("cannot roll back; nothing was undone")
+            && out.stderr.contains("U2.0__b.cql was interrupted: run ")
+            && out.stderr.contains("repair --script"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(marks(), before, "nothing ran again");
+    assert!(
+        p.table_exists(p.ks(), "marks"),
+        "V1.0 was not undone instead"
+    );
+    let out = p.run(&["rollback", "--dry-run"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains("[STOP]    U2.0__b.cql"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("roll back again"), "{}", out.stderr);
+
+    let out = p.run(&["repair", "--script", "U2.0__b.cql"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = p.run(&["rollback"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        marks(),
+        before + n,
+        "the retry ran the undo once, from its start"
+    );
+    let out = p.run(&["status"]);
+    assert!(out.stdout.contains("V2.0__b.cql"), "{}", out.stdout);
 }
 
 on_both!(

@@ -137,7 +137,22 @@ fn plans<'a>(
 ) -> Vec<KeyspacePlan<'a>> {
     keyspaces
         .iter()
-        .map(|ks| plan::deploy(&found.forward, &KeyspaceHistory::build(rows, ks), ks))
+        .map(|ks| {
+            let history = KeyspaceHistory::build(rows, ks);
+            let mut plan = plan::deploy(&found.forward, &history, ks);
+            // An undo script a rollback started and never recorded stops the keyspace
+            // before anything runs: its version reads as applied, half undone maybe.
+            let stops: Vec<plan::Step<'a>> = found
+                .undo
+                .iter()
+                .filter_map(|script| {
+                    plan::interrupted_reason(&history, &script.filename)
+                        .map(|reason| plan::Step { script, reason })
+                })
+                .collect();
+            plan.steps.splice(0..0, stops);
+            plan
+        })
         .collect()
 }
 

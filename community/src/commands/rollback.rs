@@ -134,8 +134,21 @@ fn plans<'a, 'k>(
 ) -> Result<Vec<(&'k str, Vec<UndoStep<'a>>)>, UserError> {
     let mut plans = Vec::new();
     let mut missing = Vec::new();
+    let mut interrupted = Vec::new();
     for ks in keyspaces {
-        match plan::rollback(undo, &KeyspaceHistory::build(rows, ks), target) {
+        let history = KeyspaceHistory::build(rows, ks);
+        // An undo script an earlier rollback started and never recorded: its version
+        // still reads as applied, but some of its statements may have run. Undoing
+        // anything more (or it again, from its start) waits for the operator.
+        for script in undo.values() {
+            if let Some(why) = plan::interrupted_reason(&history, &script.filename) {
+                interrupted.push(format!("{ks}: {} was {}", script.filename, why.text()));
+            }
+        }
+        if !interrupted.is_empty() {
+            continue;
+        }
+        match plan::rollback(undo, &history, target) {
             Ok(steps) => plans.push((*ks, steps)),
             Err(versions) => {
                 missing.extend(versions.into_iter().map(|v| {
@@ -143,6 +156,16 @@ fn plans<'a, 'k>(
                 }));
             }
         }
+    }
+    if !interrupted.is_empty() {
+        return Err(UserError::failure(format!(
+            "cannot roll back; nothing was undone:\n{}",
+            interrupted.join("\n")
+        ))
+        .hint(
+            "check what the undo script did, then run `cassachange repair --script <file>` to \
+             mark it for retry, and roll back again",
+        ));
     }
     if missing.is_empty() {
         Ok(plans)

@@ -583,12 +583,16 @@ impl<'a> Run<'a> {
         why: &str,
     ) -> Result<(), UserError> {
         outln!("[STOP]    {:<44} interrupted earlier", script.filename);
+        let then = if script.kind == crate::scripts::ScriptKind::Undo {
+            "roll back again to run it from its first statement"
+        } else {
+            "deploy then runs it from its first statement"
+        };
         ui::print_user(
             &UserError::failure(format!("{keyspace}: {} was {why}", script.filename)).hint(
                 format!(
                     "nothing ran in {keyspace} from here: check what the script did, then run \
-                     `cassachange repair --script {}` to mark it for retry (deploy then runs it \
-                     from its first statement)",
+                     `cassachange repair --script {}` to mark it for retry ({then})",
                     script.filename
                 ),
             ),
