@@ -182,8 +182,7 @@ fn a_killed_undo_blocks_rollback_and_deploy_until_repaired() {
     let marks = || {
         plain()
             .try_rows(&format!("SELECT stmt FROM {}.marks", p.ks()))
-            .map(|r| r.len())
-            .unwrap_or(0)
+            .map_or(0, |r| r.len())
     };
     let mut child = spawn(&p, &["rollback"], &[]);
     wait_for(Duration::from_secs(60), "the undo to be half-way", || {
