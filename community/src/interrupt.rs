@@ -14,21 +14,22 @@ use crate::exit::ExitStatus;
 static FLAG: AtomicBool = AtomicBool::new(false);
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
-/// Marks the run as interrupted and wakes everything waiting in [`wait`].
-pub fn interrupt() {
-    FLAG.store(true, Ordering::SeqCst);
+/// Marks the run as interrupted and wakes everything waiting in [`wait`]; true when it
+/// already was.
+fn mark() -> bool {
+    let already = FLAG.swap(true, Ordering::SeqCst);
     WAKE.notify_waiters();
+    already
 }
 
-/// Interrupts the run for `reason` (a signal's name, "standard output closed"), saying
-/// so on stderr the first time only.
+/// Interrupts the run for `reason` ("standard output closed (…)"), saying so on stderr
+/// the first time only.
 pub fn stop_because(reason: &str) {
-    if !FLAG.swap(true, Ordering::SeqCst) {
+    if !mark() {
         crate::ui::note(format_args!(
             "{reason}: stopping after the current statement"
         ));
     }
-    WAKE.notify_waiters();
 }
 
 /// True once the run was interrupted.
@@ -52,8 +53,7 @@ pub async fn wait() {
 pub async fn watch_signals() {
     let mut signals = Signals::new();
     let name = signals.next().await;
-    let already = FLAG.swap(true, Ordering::SeqCst);
-    WAKE.notify_waiters();
+    let already = mark();
     crate::ui::note(format_args!(
         "{name}: {}stopping after the current statement (again to quit at once)",
         if already { "already " } else { "" }
@@ -87,7 +87,7 @@ pub fn watch_stdout() {
                 }
             }
         });
-    // Without the watcher, a closed stdout is still found at the next line written.
+    // A thread that cannot be started leaves the check to the next line written.
     drop(spawned);
 }
 
