@@ -175,10 +175,15 @@ pub fn interrupted_reason(history: &KeyspaceHistory, file: &str) -> Option<Reaso
         .files
         .get(file)
         .filter(|e| e.state == State::Interrupted)
-        .map(|e| Reason::Interrupted {
-            run_id: e.last.run_id.as_deref().unwrap_or("?").to_string(),
-            at: e.last.installed_on,
-        })
+        .map(interrupted)
+}
+
+/// The run that left `e` interrupted, and when it started it.
+fn interrupted(e: &crate::history::state::Entry) -> Reason {
+    Reason::Interrupted {
+        run_id: e.last.run_id.as_deref().unwrap_or("?").to_string(),
+        at: e.last.installed_on,
+    }
 }
 
 /// Plans a deploy of `scripts` (forward scripts in execution order) into `keyspace`.
@@ -191,10 +196,6 @@ pub fn deploy<'a>(
     let mut steps = Vec::with_capacity(scripts.len());
     let mut drift = Vec::new();
     for script in scripts {
-        let interrupted = |e: &crate::history::state::Entry| Reason::Interrupted {
-            run_id: e.last.run_id.as_deref().unwrap_or("?").to_string(),
-            at: e.last.installed_on,
-        };
         if script.kind == ScriptKind::Undo {
             continue;
         }

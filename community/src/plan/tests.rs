@@ -268,3 +268,33 @@ fn an_interrupted_script_blocks_until_repair_and_a_later_outcome_settles_it() {
     let p = deploy(&scripts[..1], &KeyspaceHistory::build(&rows, "ks"), "ks");
     assert_eq!(p.steps[0].reason, Reason::AlreadyApplied);
 }
+
+#[test]
+fn an_interrupted_undo_keeps_its_version_applied_and_reads_interrupted_until_repair() {
+    let (v2, u2) = (
+        script("V2__b.cql", "CREATE TABLE b (k int PRIMARY KEY);"),
+        script("U2__b.cql", "UPDATE c SET n = n - 1 WHERE k = 1;"),
+    );
+    let mut open = row(3, &u2, "INTERRUPTED", "");
+    open.run_id = Some("run-9".into());
+    let rows = [row(2, &v2, "SUCCESS", ""), open.clone()];
+    let h = KeyspaceHistory::build(&rows, "ks");
+    // The version still reads applied (so rollback would pick it again) ...
+    assert!(h.is_applied("2"));
+    // ... which is why the undo file's own state is asked.
+    assert_eq!(
+        interrupted_reason(&h, "U2__b.cql"),
+        Some(Reason::Interrupted {
+            run_id: "run-9".into(),
+            at: 3
+        })
+    );
+    assert_eq!(interrupted_reason(&h, "V2__b.cql"), None);
+    let rows = [
+        row(2, &v2, "SUCCESS", ""),
+        open,
+        row(4, &u2, "REPAIRED", ""),
+    ];
+    let h = KeyspaceHistory::build(&rows, "ks");
+    assert_eq!(interrupted_reason(&h, "U2__b.cql"), None);
+}
