@@ -374,8 +374,8 @@ impl Command {
         out
     }
 
-    /// True for commands that may write to the database (a closed stdout must not
-    /// stop them half-way).
+    /// True for commands that may write to the database (a closed stdout stops them
+    /// between statements, like SIGHUP, rather than ending the process at once).
     pub fn changes_data(&self) -> bool {
         match self {
             Command::Deploy(a) => !a.dry_run && a.dry_run_output.is_none(),
