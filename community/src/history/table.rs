@@ -187,16 +187,7 @@ impl HistoryTable {
     /// its first script with a statement not safe to run twice): a deploy of safe
     /// statements only never pays for it, and a missing table reads as no intents.
     async fn ensure_intent_table(&self) -> Result<(), DbError> {
-        use std::sync::atomic::Ordering;
-        if self.intent_ready.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        if self
-            .db
-            .table_columns(&self.keyspace, INTENT_TABLE)
-            .await?
-            .is_none()
-        {
+        if !self.intent_exists().await? {
             let intent = format!(
                 "CREATE TABLE IF NOT EXISTS {} (history_table text, keyspace_name text, \
                  script text, run_id text, started_on timestamp, script_type text, \
@@ -214,8 +205,27 @@ impl HistoryTable {
                 )
                 .await?;
         }
-        self.intent_ready.store(true, Ordering::SeqCst);
+        self.intent_ready
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Whether `cassachange_intent` exists: asked of `system_schema` until the answer is
+    /// yes (a run's history reads and its first intent write then ask no more).
+    async fn intent_exists(&self) -> Result<bool, DbError> {
+        use std::sync::atomic::Ordering;
+        if self.intent_ready.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let exists = self
+            .db
+            .table_columns(&self.keyspace, INTENT_TABLE)
+            .await?
+            .is_some();
+        if exists {
+            self.intent_ready.store(true, Ordering::SeqCst);
+        }
+        Ok(exists)
     }
 
     /// `keyspace.cassachange_intent`: which script each run started (ours alone; the
@@ -228,12 +238,7 @@ impl HistoryTable {
     /// scripts a run started and ended without recording (killed, or its lease lost),
     /// returned as `INTERRUPTED` rows (never written to the history table).
     async fn open_intents(&self, rows: &[HistoryRow]) -> Result<Vec<HistoryRow>, DbError> {
-        if self
-            .db
-            .table_columns(&self.keyspace, INTENT_TABLE)
-            .await?
-            .is_none()
-        {
+        if !self.intent_exists().await? {
             return Ok(Vec::new());
         }
         let mut newest: std::collections::HashMap<(String, &str), i64> =
