@@ -4,28 +4,24 @@
 //! did, releases its lock and exits 130. A second signal quits at once (the lock then
 //! expires after its TTL).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
-use tokio::sync::Notify;
+use cassachange_core::stop::Stop;
 
 use crate::exit::ExitStatus;
 
-static FLAG: AtomicBool = AtomicBool::new(false);
-static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+/// The process's one stop request, which every run of this process is given.
+static STOP: LazyLock<Stop> = LazyLock::new(Stop::new);
 
-/// Marks the run as interrupted and wakes everything waiting in [`wait`]; true when it
-/// already was.
-fn mark() -> bool {
-    let already = FLAG.swap(true, Ordering::SeqCst);
-    WAKE.notify_waiters();
-    already
+/// The stop request runs watch.
+pub fn stop() -> &'static Stop {
+    &STOP
 }
 
 /// Interrupts the run for `reason` ("standard output closed (…)"), saying so on stderr
 /// the first time only.
 pub fn stop_because(reason: &str) {
-    if !mark() {
+    if !STOP.request(reason) {
         crate::ui::note(format_args!(
             "{reason}: stopping after the current statement"
         ));
@@ -34,28 +30,17 @@ pub fn stop_because(reason: &str) {
 
 /// True once the run was interrupted.
 pub fn interrupted() -> bool {
-    FLAG.load(Ordering::SeqCst)
-}
-
-/// Completes when the run is interrupted (at once if it already was).
-pub async fn wait() {
-    loop {
-        let notified = WAKE.notified();
-        if interrupted() {
-            return;
-        }
-        notified.await;
-    }
+    STOP.requested()
 }
 
 /// Watches for SIGINT, SIGTERM and SIGHUP (Ctrl-C on other platforms): the first one
 /// interrupts the run, the second exits at once.
 pub async fn watch_signals() {
     let mut signals = Signals::new();
-    let name = signals.next().await;
-    let already = mark();
+    let (name, what) = signals.next().await;
+    let already = STOP.request(name);
     crate::ui::note(format_args!(
-        "{name}: {}stopping after the current statement (again to quit at once)",
+        "{what} ({name}): {}stopping after the current statement (again to quit at once)",
         if already { "already " } else { "" }
     ));
     signals.next().await;
@@ -100,10 +85,10 @@ struct Signals([Option<tokio::signal::unix::Signal>; 3]);
 
 #[cfg(unix)]
 impl Signals {
-    const NAMES: [&'static str; 3] = [
-        "interrupted (SIGINT)",
-        "terminated (SIGTERM)",
-        "hung up (SIGHUP)",
+    const NAMES: [(&'static str, &'static str); 3] = [
+        ("SIGINT", "interrupted"),
+        ("SIGTERM", "terminated"),
+        ("SIGHUP", "hung up"),
     ];
 
     fn new() -> Self {
@@ -115,7 +100,7 @@ impl Signals {
         ])
     }
 
-    async fn next(&mut self) -> &'static str {
+    async fn next(&mut self) -> (&'static str, &'static str) {
         async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
             match s {
                 Some(s) => {
@@ -142,8 +127,8 @@ impl Signals {
         Signals
     }
 
-    async fn next(&mut self) -> &'static str {
+    async fn next(&mut self) -> (&'static str, &'static str) {
         let _ = tokio::signal::ctrl_c().await;
-        "interrupted (Ctrl-C)"
+        ("Ctrl-C", "interrupted")
     }
 }

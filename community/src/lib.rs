@@ -1,32 +1,27 @@
 //! cassachange: schema migrations for Apache Cassandra and DataStax AstraDB.
 //!
-//! The binary's `main` calls [`main_entry`]; everything else is organised as the deploy
-//! flows: `cli` → `config` → `scripts` → `cql` → commands.
+//! The binary's `main` calls [`main_entry`]; this crate holds the command line, the
+//! commands, output, exit codes, signals and the edition seam, over the library crates
+//! `cassachange-cql`, `-core`, `-config` and `-cassandra`.
 
-pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod cql;
-pub mod db;
 pub mod edition;
-pub mod execute;
 pub mod exit;
-pub mod history;
+mod host;
 pub mod interrupt;
 pub mod notify;
-pub mod par;
-pub mod plan;
-pub mod preflight;
-pub mod redact;
+mod observe;
 pub mod report;
-pub mod run;
-pub mod schema;
-pub mod scripts;
-pub mod suggest;
-pub mod timefmt;
 pub mod ui;
-pub mod version;
+
+// The layers below the binary, under the names the commands use. Nothing below knows
+// a command exists: each crate's dependencies are the walls (cql < core < config <
+// cassandra < this binary).
+pub use cassachange_cassandra::{db, preflight, schema};
+pub use cassachange_config::{self as config, redact};
+pub use cassachange_core::{check, history, plan, scripts, timefmt, version};
+pub use cassachange_cql as cql;
 
 use std::process::ExitCode;
 

@@ -275,7 +275,7 @@ impl Notifier {
                 profile: settings.profile.clone().unwrap_or_default(),
                 environment: settings.environment.clone().unwrap_or_default(),
                 tag: settings.tag.clone().unwrap_or_default(),
-                hostname: crate::commands::hostname(),
+                hostname: crate::host::hostname(),
             },
             started: Instant::now(),
             pending: Mutex::new(JoinSet::new()),

@@ -166,6 +166,59 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// A run's error as the person reads it: the kind picks the exit code.
+impl From<cassachange_core::run::RunError> for UserError {
+    fn from(e: cassachange_core::run::RunError) -> Self {
+        use cassachange_core::run::ErrorKind;
+        let status = match e.kind {
+            ErrorKind::Error => ExitStatus::Error,
+            ErrorKind::LockHeld => ExitStatus::LockHeld,
+            ErrorKind::Interrupted => ExitStatus::Interrupted,
+            _ => ExitStatus::Failure,
+        };
+        UserError {
+            status,
+            message: e.message,
+            hints: e.hints,
+        }
+    }
+}
+
+/// An error a sink of the run raised (a failed audit write), for the run.
+impl From<UserError> for cassachange_core::run::RunError {
+    fn from(e: UserError) -> Self {
+        use cassachange_core::run::ErrorKind;
+        let kind = match e.status {
+            ExitStatus::Error => ErrorKind::Error,
+            ExitStatus::LockHeld => ErrorKind::LockHeld,
+            ExitStatus::Interrupted => ErrorKind::Interrupted,
+            _ => ErrorKind::Failure,
+        };
+        cassachange_core::run::RunError {
+            kind,
+            message: e.message,
+            hints: e.hints,
+        }
+    }
+}
+
+/// A database error as the person running the command should read it (exit 2).
+impl From<&cassachange_core::DbError> for UserError {
+    fn from(e: &cassachange_core::DbError) -> Self {
+        let mut u = UserError::error(e.to_string());
+        if let Some(h) = e.hint() {
+            u = u.hint(h);
+        }
+        u
+    }
+}
+
+impl From<cassachange_core::DbError> for UserError {
+    fn from(e: cassachange_core::DbError) -> Self {
+        UserError::from(&e)
+    }
+}
+
 /// Prints an error and its causes to stderr and returns its exit status (in JSON mode,
 /// also the error document on stdout, unless the command wrote its own).
 pub fn report(err: &anyhow::Error) -> ExitStatus {

@@ -145,6 +145,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         }
     }
     check_name(&a.history_keyspace)?;
+    // Names are unquoted in the CQL: CQL and system_schema read them in lower case.
+    a.history_keyspace = a.history_keyspace.to_ascii_lowercase();
     Ok(a)
 }
 
@@ -218,7 +220,12 @@ pub(crate) fn command(host: &HostRef<'_>, args: &[String]) -> Result<CommandOutp
                 return None;
             };
             let keyspace = text_of(cell(&rows, i, "keyspace_name"));
-            if !a.keyspaces.is_empty() && !a.keyspaces.contains(&keyspace) {
+            if !a.keyspaces.is_empty()
+                && !a
+                    .keyspaces
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(&keyspace))
+            {
                 return None;
             }
             let script = text_of(cell(&rows, i, "script"));

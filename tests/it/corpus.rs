@@ -9,7 +9,7 @@ fn the_valid_corpus_runs_on_cassandra_5() {
     let p = DbProject::new(secure(), "corpus", 1, "");
     p.script(
         "V1__corpus.cql",
-        include_str!("../../community/src/cql/testdata/valid_cassandra5.cql"),
+        include_str!("../../community/crates/cql/src/testdata/valid_cassandra5.cql"),
     );
     let out = p.run(&["validate"]);
     assert_eq!(out.code, 0, "{}", out.all());

@@ -36,5 +36,6 @@ mod secrets_azure;
 mod secrets_leak;
 mod secrets_vault;
 mod smoke;
+mod stops;
 mod validate;
 mod workflow;

@@ -421,3 +421,69 @@ fn a_webhook_url_from_vault_is_used_and_never_shown() {
     assert!(!out.all().contains("V4ULT-T0KEN"), "{}", out.all());
     assert!(!out.all().contains(&role.password), "{}", out.all());
 }
+
+/// A deploy refused before it runs anything is a failed deploy: the validate gate, the
+/// pre-flight, the lock held past `--lock-wait`, a keyspace blocked by an unfinished
+/// script — each sends `deploy_failed` with the reason.
+#[test]
+fn a_refused_deploy_sends_deploy_failed_with_the_reason() {
+    let stub = receiver();
+    let p = project("ntrefuse", &stub, "  on_events: [deploy_failed]\n");
+    let hooks = |n: usize| -> Vec<Value> {
+        wait_for_requests(&stub, n)
+            .iter()
+            .filter(|r| r.path == "/hook")
+            .map(json)
+            .collect()
+    };
+    // 1. The validate gate (a syntax error): no connection needed to say so.
+    p.script("V1__bad.cql", "CREAT TABLE nope (k int PRIMARY KEY);\n");
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let got = hooks(3);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["event"], "deploy_failed");
+    assert_eq!(got[0]["status"], "FAILED");
+    let detail = got[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("errors=0 tag= stopped: 1 script error(s)"),
+        "{detail}"
+    );
+
+    // 2. The pre-flight: a table that exists already.
+    p.script("V1__bad.cql", OK);
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    p.script(
+        "V2__again.cql",
+        "CREATE TABLE users (id int PRIMARY KEY, name text);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let got = hooks(6);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let detail = got[1]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("stopped: pre-flight: 1 statement(s) would fail"),
+        "{detail}"
+    );
+
+    // 3. The lock held past --lock-wait.
+    p.script(
+        "V2__again.cql",
+        "CREATE TABLE IF NOT EXISTS users2 (id int PRIMARY KEY);\n",
+    );
+    plain().exec(&format!(
+        "INSERT INTO {}.deploy_lock (lock_key, locked_by, run_id) VALUES ('global', 'elsewhere', 'r-1') USING TTL 60",
+        p.history.name
+    ));
+    let out = p.run(&["deploy", "--lock-wait", "1s"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    let got = hooks(9);
+    assert_eq!(got.len(), 3, "{got:#?}");
+    let detail = got[2]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("stopped: Deploy lock already held."),
+        "{detail}"
+    );
+    assert_eq!(p.run(&["repair", "--release-lock"]).code, 0);
+}

@@ -109,11 +109,11 @@ fn valid_corpora_and_the_example_pass() {
     let p = Project::new();
     p.write(
         "m/V1__corpus.cql",
-        include_str!("../../community/src/cql/testdata/valid_cassandra5.cql"),
+        include_str!("../../community/crates/cql/src/testdata/valid_cassandra5.cql"),
     );
     p.write(
         "m/V2__lint_only.cql",
-        include_str!("../../community/src/cql/testdata/valid_lint_only.cql"),
+        include_str!("../../community/crates/cql/src/testdata/valid_lint_only.cql"),
     );
     let out = p.run(&["validate", "-f", "m"]);
     assert_eq!(out.code, 0, "{}", out.all());

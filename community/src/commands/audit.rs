@@ -18,8 +18,9 @@ pub(crate) async fn run(
 ) -> Result<ExitStatus> {
     let history_keyspace = settings.require_history_keyspace()?;
     let mut plugin_args = vec![
+        // CQL reads an unquoted name in lower case; system_schema keeps it so.
         "--history-keyspace".to_string(),
-        history_keyspace.to_string(),
+        history_keyspace.to_ascii_lowercase(),
         "--limit".into(),
         args.limit.to_string(),
     ];
@@ -50,7 +51,7 @@ pub(crate) async fn run(
         return Err(missing(edition).into());
     }
     let db = connect::open(settings, &[history_keyspace]).await?;
-    edition.attach(db, history_keyspace);
+    edition.attach(db, history_keyspace, settings.history_consistency);
     match edition.command("audit", plugin_args) {
         None => Err(missing(edition).into()),
         Some(Err(e)) => Err(e.into()),

@@ -44,7 +44,7 @@ pub(crate) async fn run(args: &BaselineArgs, settings: &Settings) -> Result<Exit
     for ks in &keyspaces {
         let schema = read_keyspace(&db, ks)
             .await
-            .map_err(|e| connect::db_error(&e))?;
+            .map_err(|e| crate::ui::UserError::from(&e))?;
         let text = render_keyspace(&schema, VERSION);
         let lint = crate::cql::lint_script(&text);
         if let Some(f) = lint

@@ -3,19 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::config::Settings;
-use crate::db::{Db, DbError};
-use crate::history::table::{check_identifier, HistoryTable, IDENTIFIER_RULE};
-use crate::ui::UserError;
+use cassachange_cassandra::history::{check_identifier, HistoryTable, IDENTIFIER_RULE};
 
-/// A database error as the person running the command should read it.
-pub(crate) fn db_error(e: &DbError) -> UserError {
-    let mut u = UserError::error(e.to_string());
-    if let Some(h) = e.hint() {
-        u = u.hint(h);
-    }
-    u
-}
+use crate::config::Settings;
+use crate::db::Db;
+pub(crate) use crate::host::{hostname, operator};
+use crate::ui::UserError;
 
 /// Checks names, opens the session, and verifies every keyspace in `keyspaces`
 /// exists (spec §26), before any lock or script.
@@ -50,8 +43,8 @@ pub(crate) async fn open(settings: &Settings, keyspaces: &[&str]) -> Result<Arc<
             None => e,
         })
     })?;
-    let db = Db::connect(settings).await.map_err(|e| db_error(&e))?;
-    let existing = db.keyspaces().await.map_err(|e| db_error(&e))?;
+    let db = Db::connect(settings).await.map_err(UserError::from)?;
+    let existing = db.keyspaces().await.map_err(UserError::from)?;
     let missing: Vec<&str> = keyspaces
         .iter()
         .copied()
@@ -106,21 +99,6 @@ async fn local_datacenter(db: &Db) -> Option<String> {
     rows.text(0, "data_center")
 }
 
-/// The original's `installed_by`: the username when one is set, else the host name.
-/// A username that came from a secret manager is a secret: it is never written to
-/// history or audit rows, and the host name stands in.
-pub(crate) fn operator(settings: &Settings) -> String {
-    match &settings.username {
-        Some(u) if !settings.from_secret("username") => u.clone(),
-        _ => hostname(),
-    }
-}
-
-/// This machine's host name.
-pub(crate) fn hostname() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
-}
-
 /// What `deploy` and `rollback` open: the session (after checking the history and
 /// target keyspaces), attached to the edition for the audit log, and the history table.
 pub(crate) async fn open_run<'s>(
@@ -135,7 +113,7 @@ pub(crate) async fn open_run<'s>(
     all.extend(keyspaces.iter().copied());
     let db = open(settings, &all).await?;
     check_history_consistency(&db, settings, history_keyspace).await?;
-    edition.attach(db.clone(), history_keyspace);
+    edition.attach(db.clone(), history_keyspace, settings.history_consistency);
     Ok((
         db.clone(),
         history_table(&db, settings, history_keyspace),
@@ -176,7 +154,7 @@ pub(crate) async fn check_history_consistency(
             vec![Some(CqlValue::Text(history_keyspace.to_ascii_lowercase()))],
         )
         .await
-        .map_err(|e| db_error(&e))?;
+        .map_err(UserError::from)?;
     let class = match rows.rows.first().and_then(|r| r.first()) {
         Some(Some(CqlValue::Map(entries))) => entries.iter().find_map(|(k, v)| match (k, v) {
             (CqlValue::Text(k), CqlValue::Text(v)) if k == "class" => Some(v.clone()),

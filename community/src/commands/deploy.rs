@@ -1,15 +1,17 @@
 //! Defines `deploy`, as the protocol table of spec §8 reads:
-//! discover → connect and check keyspaces → lock → read history → plan → execute →
-//! record → release. `--dry-run` stops after the plan (no lock, no writes); both use
-//! the one pure `plan::deploy`, and a real deploy runs on the shared run driver.
+//! discover → connect and check keyspaces → plan → pre-flight → lock → read history →
+//! plan again → execute → record → release. `--dry-run` stops after the plan (no lock,
+//! no writes), and a deploy with nothing to run takes no lock; all use the one pure
+//! `plan::deploy`, and a real deploy runs on the engine's run state machine.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use cassachange_core::run::{self as engine, Run, RunKind};
 use serde_json::json;
 
-use super::connect::{self, db_error};
+use super::{connect, runs};
 use crate::check::check;
 use crate::cli::DeployArgs;
 use crate::config::{DriftPolicy, Settings};
@@ -18,10 +20,10 @@ use crate::edition::Edition;
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
 use crate::history::store::HistoryStore;
+use crate::observe::{Sinks, Start};
 use crate::outln;
 use crate::plan::{self, KeyspacePlan, Reason};
 use crate::preflight;
-use crate::run::{Action, Run, RunInfo, RunKind, Start};
 use crate::scripts::{discover, Discovery};
 use crate::ui::{self, UserError};
 
@@ -32,7 +34,33 @@ pub(crate) async fn run(
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
     let dry_run = args.dry_run || args.dry_run_output.is_some() || settings.dry_run;
-    let found = discover_off_runtime(settings.root_folder.clone(), settings.target()).await?;
+    let info = runs::info(settings, settings.tag.as_ref());
+    let start = Start {
+        audit: format!(
+            "keyspaces={} tag={}",
+            settings.keyspaces.join(","),
+            info.tag
+        ),
+        notice: "deploy started".into(),
+        keyspaces: settings.keyspaces.join(","),
+    };
+    let sinks = || Sinks::new(RunKind::Deploy, settings, edition, &info, start.clone());
+    let found = match discover_off_runtime(settings.root_folder.clone(), settings.target()).await? {
+        Ok(found) => found,
+        // The validate gate: a refused deploy is a failed deploy, notified and audited.
+        Err(refusal) if !dry_run => {
+            if edition.audits() {
+                if let Err(e) = connect::open_run(settings, edition).await {
+                    ui::warn(format_args!(
+                        "the refused deploy was not written to the audit log: {}",
+                        e.message
+                    ));
+                }
+            }
+            return sinks().refuse(refusal).await;
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
     if found.forward.is_empty() {
         ui::warn(format_args!(
             "no migration scripts found in {}",
@@ -46,7 +74,7 @@ pub(crate) async fn run(
 
     // The pre-flight plans from history read now (a deploy plans again under the lock).
     let phase = std::time::Instant::now();
-    let rows = table.read_all().await.map_err(|e| db_error(&e))?;
+    let rows = table.read_all().await.map_err(UserError::from)?;
     tracing::debug!("history read in {:?}", phase.elapsed());
     let preflight = if args.no_preflight {
         None
@@ -54,7 +82,7 @@ pub(crate) async fn run(
         let phase = std::time::Instant::now();
         let findings = preflight::check(&db, &plans(&found, &rows, &keyspaces))
             .await
-            .map_err(|e| db_error(&e))?;
+            .map_err(UserError::from)?;
         tracing::debug!("pre-flight in {:?}", phase.elapsed());
         Some(findings)
     };
@@ -76,9 +104,7 @@ pub(crate) async fn run(
         }
         let preflight_fatal = preflight.as_ref().is_some_and(|f| !f.is_empty());
         // A keyspace stopped at an interrupted script: the deploy would fail too.
-        let blocked = plans
-            .iter()
-            .any(|p| p.steps.iter().any(|s| s.reason.blocks()));
+        let blocked = plans.iter().any(|p| p.blocked().is_some());
         let status = if drift_fatal || preflight_fatal || blocked {
             ExitStatus::Failure
         } else {
@@ -98,35 +124,33 @@ pub(crate) async fn run(
     }
 
     if let Some(findings) = preflight.filter(|f| !f.is_empty()) {
-        let err = preflight_failed(&findings);
-        if crate::report::json() {
-            crate::report::emit(
-                err.status,
-                crate::report::fields([
-                    ("dry_run", false.into()),
-                    ("preflight", findings_value(&findings)),
-                    (
-                        "error",
-                        crate::report::error_value(&err.message, &err.hints),
-                    ),
-                ]),
-            );
-        }
-        return Err(err.into());
+        let mut sinks = sinks();
+        sinks.extra("preflight", findings_value(&findings));
+        return sinks.refuse(preflight_failed(&findings)).await;
     }
-    let info = RunInfo::new(settings, settings.tag.as_ref());
-    let start = Start {
-        audit: format!("keyspaces={} tag={}", keyspaces.join(","), info.tag),
-        notice: "deploy started".into(),
-        keyspaces: keyspaces.join(","),
+    let mut run = Run::new(
+        RunKind::Deploy,
+        runs::parts(&db, &table, settings),
+        info.clone(),
+        runs::options(settings, &info),
+        sinks(),
+    );
+    // Nothing to run in the history read a moment ago (no pending, blocked or always
+    // script): the deploy writes nothing, so it takes no lock and reads no more.
+    let noop = plans(&found, &rows, &keyspaces)
+        .iter()
+        .all(|p| p.blocked().is_none() && p.to_run().next().is_none());
+    let begun = if noop {
+        run.begin_unlocked(rows)
+    } else {
+        run.begin().await
     };
-    let mut run =
-        match Run::begin(RunKind::Deploy, settings, edition, db, &table, info, start).await {
-            Ok(run) => run,
-            Err(done) => return done,
-        };
-    let result = deploy(&mut run, &found, &keyspaces).await;
-    run.finish(result).await
+    let result = match begun {
+        Ok(()) => deploy(&mut run, &found, &keyspaces, settings.checksum_drift).await,
+        Err(e) => Err(e),
+    };
+    let (outcome, sinks) = run.finish(result).await;
+    sinks.close(outcome).await
 }
 
 /// The plan of every keyspace, from one read of history.
@@ -138,102 +162,38 @@ fn plans<'a>(
     keyspaces
         .iter()
         .map(|ks| {
-            let history = KeyspaceHistory::build(rows, ks);
-            let mut plan = plan::deploy(&found.forward, &history, ks);
-            // An undo script a rollback started and never recorded stops the keyspace
-            // before anything runs: its version reads as applied, half undone maybe.
-            let stops: Vec<plan::Step<'a>> = found
-                .undo
-                .iter()
-                .filter_map(|script| {
-                    plan::interrupted_reason(&history, &script.filename)
-                        .map(|reason| plan::Step { script, reason })
-                })
-                .collect();
-            plan.steps.splice(0..0, stops);
-            plan
+            plan::deploy(
+                &found.forward,
+                &found.undo,
+                &KeyspaceHistory::build(rows, ks),
+                ks,
+            )
         })
         .collect()
 }
 
-/// Executes the plans under the lock: a failed script stops its keyspace; anything
-/// that stops the run (`Err`) stops every keyspace.
-async fn deploy(run: &mut Run<'_>, found: &Discovery, keyspaces: &[&str]) -> Result<(), UserError> {
+/// Plans from the history the run read, checks drift, and executes the plans.
+async fn deploy<S, H, L>(
+    run: &mut Run<'_, S, H, L, Sinks<'_>>,
+    found: &Discovery,
+    keyspaces: &[&str],
+    drift: DriftPolicy,
+) -> Result<(), engine::RunError>
+where
+    S: engine::Session,
+    H: HistoryStore,
+    L: crate::history::store::LockStore,
+{
     let plans = plans(found, run.history(), keyspaces);
-    run.extra("drift", drift_value(&plans));
-    if report_drift(&plans, run.settings().checksum_drift) {
-        return Err(UserError::failure(
+    run.observer().extra("drift", drift_value(&plans));
+    if report_drift(&plans, drift) {
+        return Err(engine::RunError::failure(
             "checksum drift in applied versioned scripts; nothing was deployed",
         )
         .hint("restore the applied files, or set checksum_drift: warn"));
     }
     announce(&plans);
-    run.expect(plans.iter().map(|p| p.to_run().count()).sum());
-    let tag_note = if run.info().tag.is_empty() {
-        String::new()
-    } else {
-        format!(" | tag {}", run.info().tag)
-    };
-    for plan in &plans {
-        let ks = plan.keyspace.as_str();
-        if keyspaces.len() > 1 {
-            outln!("== {ks} ==");
-        }
-        let errors_before = run.errors();
-        let mut ran = 0usize;
-        let result = run_keyspace(run, plan, &mut ran).await;
-        let errors = run.errors() - errors_before;
-        let mark = if errors == 0 && result.is_ok() {
-            "✓"
-        } else {
-            "✗"
-        };
-        let stopped = if result.is_err() { " (stopped)" } else { "" };
-        run.summary(format!(
-            "{mark} {ks}: run {ran} | skip {} | errors {errors}{tag_note}{stopped}",
-            plan.skipped()
-        ));
-        result?;
-    }
-    Ok(())
-}
-
-async fn run_keyspace(
-    run: &mut Run<'_>,
-    plan: &KeyspacePlan<'_>,
-    ran: &mut usize,
-) -> Result<(), UserError> {
-    let ks = plan.keyspace.as_str();
-    for step in &plan.steps {
-        let script = step.script;
-        if step.reason.blocks() {
-            run.interrupted_script(ks, script, &step.reason.text())?;
-            ui::note(format_args!(
-                "stopping keyspace {ks} at a script an earlier run left unfinished"
-            ));
-            break;
-        }
-        if !step.reason.runs() {
-            tracing::info!("[SKIP] {} {}", script.filename, step.reason.text());
-            if run.settings().verbose {
-                outln!("[SKIP]    {:<44} {}", script.filename, step.reason.text());
-            }
-            run.skip(ks, script, step.reason.text())?;
-            continue;
-        }
-        if run
-            .step(ks, Action::Apply(script), &step.reason.text())
-            .await?
-        {
-            *ran += 1;
-        } else {
-            ui::note(format_args!(
-                "stopping keyspace {ks} at its first failed script"
-            ));
-            break;
-        }
-    }
-    Ok(())
+    engine::deploy(run, &plans).await
 }
 
 /// Warns, before anything runs, about scripts that run out of order or re-apply a
@@ -247,7 +207,8 @@ fn announce(plans: &[KeyspacePlan<'_>]) {
                     plan.keyspace, step.script.filename
                 )),
                 Reason::ReapplyRolledBack { .. } => ui::warn(format_args!(
-                    "{}: {} was {}: this deploy applies it again (the Python tool never did;                      delete or renumber the script to keep it undone)",
+                    "{}: {} was {}: this deploy applies it again (the Python tool never did; \
+                     delete or renumber the script to keep it undone)",
                     plan.keyspace,
                     step.script.filename,
                     step.reason.text()
@@ -258,14 +219,22 @@ fn announce(plans: &[KeyspacePlan<'_>]) {
     }
 }
 
-async fn discover_off_runtime(root: PathBuf, target: Target) -> Result<Discovery, UserError> {
+/// Discovers scripts off the runtime; the inner `Err` is the validate gate's refusal.
+async fn discover_off_runtime(
+    root: PathBuf,
+    target: Target,
+) -> Result<Result<Discovery, UserError>, UserError> {
     tokio::task::spawn_blocking(move || discover_checked(&root, target))
         .await
         .map_err(|e| UserError::error(format!("discovering scripts failed: {e}")))?
 }
 
-/// Discovers scripts and refuses a tree that `validate` would fail (for `target`).
-fn discover_checked(root: &Path, target: Target) -> Result<Discovery, UserError> {
+/// Discovers scripts (`Err`: the folder cannot be read) and refuses a tree that
+/// `validate` would fail for `target` (the inner `Err`).
+fn discover_checked(
+    root: &Path,
+    target: Target,
+) -> Result<Result<Discovery, UserError>, UserError> {
     let found = discover(root).map_err(|e| {
         UserError::error(e.to_string())
             .hint("set root_folder in cassachange.yml or pass --root-folder")
@@ -285,15 +254,15 @@ fn discover_checked(root: &Path, target: Target) -> Result<Discovery, UserError>
                 format!("{place}: {}", f.finding.message)
             })
             .collect();
-        return Err(UserError::failure(format!(
+        return Ok(Err(UserError::failure(format!(
             "{} script error(s) in {}; nothing was deployed:\n{}",
             report.errors(),
             root.display(),
             first.join("\n")
         ))
-        .hint("run `cassachange validate` for the full report"));
+        .hint("run `cassachange validate` for the full report")));
     }
-    Ok(found)
+    Ok(Ok(found))
 }
 
 /// Prints drift warnings; true when the policy makes them fatal.

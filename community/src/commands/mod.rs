@@ -3,8 +3,8 @@
 mod audit;
 mod baseline;
 pub(crate) mod connect;
+mod runs;
 
-pub(crate) use connect::hostname;
 mod deploy;
 mod repair;
 mod rollback;

@@ -7,18 +7,21 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::connect::{self, db_error};
+use cassachange_cassandra::history::lock_commit;
+use cassachange_cassandra::CqlLockStore;
+use cassachange_core::run::{self as engine, Run, RunKind};
+
+use super::{connect, runs};
 use crate::cli::RepairArgs;
 use crate::config::Settings;
 use crate::edition::{AuditEvent, Edition, EventType};
 use crate::exit::ExitStatus;
 use crate::history::lock::{self, ForceRelease, LockInfo};
-use crate::history::state::{status, HistoryRow, KeyspaceHistory, State};
-use crate::history::store::{CqlLockStore, HistoryStore};
-use crate::history::table::lock_commit;
+use crate::history::state::{HistoryRow, KeyspaceHistory, State};
+use crate::history::store::HistoryStore;
 use crate::notify::{Counts, Event, Notifier};
+use crate::observe::{Sinks, Start};
 use crate::outln;
-use crate::run::{Run, RunInfo, RunKind, Start};
 use crate::timefmt::format_ms;
 use crate::ui::UserError;
 
@@ -33,7 +36,7 @@ pub(crate) async fn run(
     if !args.list {
         connect::check_history_consistency(&db, settings, history_ks).await?;
     }
-    edition.attach(db.clone(), history_ks);
+    edition.attach(db.clone(), history_ks, settings.history_consistency);
     let table = connect::history_table(&db, settings, history_ks);
     let commit = lock_commit(settings.history_consistency);
     let locks = CqlLockStore::new(Arc::clone(&db), history_ks, commit);
@@ -43,17 +46,17 @@ pub(crate) async fn run(
     let lock_table = db
         .table_columns(history_ks, "deploy_lock")
         .await
-        .map_err(|e| db_error(&e))?
+        .map_err(UserError::from)?
         .is_some();
     if args.release_lock {
         return release(&locks, lock_table, settings, edition).await;
     }
     let held = if lock_table {
-        lock::holder(&locks).await.map_err(|e| db_error(&e))?
+        lock::holder(&locks).await.map_err(UserError::from)?
     } else {
         None
     };
-    let rows = table.read_all().await.map_err(|e| db_error(&e))?;
+    let rows = table.read_all().await.map_err(UserError::from)?;
     let failed = failed_scripts(&rows, settings, args.script.as_deref());
     print_failed(&failed, &rows, settings, args.script.as_deref());
     outln!();
@@ -90,72 +93,32 @@ pub(crate) async fn run(
     }
 
     // Marking writes history: take the lock, and decide again from what is read under it.
-    let info = RunInfo::new(settings, None);
-    let mut run = match Run::begin(
+    let info = runs::info(settings, None);
+    let sinks = Sinks::new(RunKind::Repair, settings, edition, &info, Start::default());
+    let mut run = Run::new(
         RunKind::Repair,
-        settings,
-        edition,
-        db,
-        &table,
-        info,
-        Start::default(),
-    )
-    .await
-    {
-        Ok(run) => run,
-        Err(done) => return done,
+        runs::parts(&db, &table, settings),
+        info.clone(),
+        runs::options(settings, &info),
+        sinks,
+    );
+    let result = match run.begin().await {
+        Ok(()) => {
+            let failed = failed_scripts(run.history(), settings, args.script.as_deref());
+            let marked = engine::mark_repaired(&mut run, &failed).await;
+            if marked.is_ok() {
+                outln!();
+                outln!(
+                    "Marked {} script(s) as REPAIRED. Run cassachange deploy to retry them.",
+                    failed.len()
+                );
+            }
+            marked
+        }
+        Err(e) => Err(e),
     };
-    let result = mark(&mut run, args.script.as_deref()).await;
-    run.finish(result).await
-}
-
-async fn mark(run: &mut Run<'_>, script: Option<&str>) -> Result<(), UserError> {
-    let failed = failed_scripts(run.history(), run.settings(), script);
-    let operator = run.info().operator.clone();
-    for (ks, r) in &failed {
-        let row = HistoryRow {
-            script_type: Some("repair".into()),
-            description: Some(format!("Repaired by {operator}").into()),
-            checksum: Some("".into()),
-            execution_time: Some(0),
-            tag: Some("".into()),
-            ..run.row(r.script.to_string(), ks, status::REPAIRED)
-        };
-        run.record(vec![row]).await?;
-        run.audit_script(
-            EventType::Repair,
-            "marked for retry by repair command".into(),
-            ks,
-            &r.script,
-            status::REPAIRED,
-        )?;
-    }
-    run.extra(
-        "marked",
-        failed
-            .iter()
-            .map(|(ks, r)| serde_json::json!({ "keyspace": ks, "script": &*r.script }))
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    if !failed.is_empty() {
-        let mut keyspaces: Vec<&str> = failed.iter().map(|(ks, _)| ks.as_str()).collect();
-        keyspaces.dedup();
-        let scripts: Vec<&str> = failed.iter().map(|(_, r)| &*r.script).collect();
-        run.notify(
-            "repair",
-            keyspaces.join(","),
-            scripts.join(","),
-            status::REPAIRED,
-            format!("marked {} script(s) for retry", failed.len()),
-        );
-    }
-    outln!();
-    outln!(
-        "Marked {} script(s) as REPAIRED. Run cassachange deploy to retry them.",
-        failed.len()
-    );
-    Ok(())
+    let (outcome, sinks) = run.finish(result).await;
+    sinks.close(outcome).await
 }
 
 /// `repair --release-lock`: deletes the lock only if it is still held by the holder
@@ -167,7 +130,7 @@ async fn release(
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
     let released = if lock_table {
-        lock::force_release(locks).await.map_err(|e| db_error(&e))?
+        lock::force_release(locks).await.map_err(UserError::from)?
     } else {
         ForceRelease::Free
     };
@@ -192,7 +155,7 @@ async fn release(
                 "Deploy lock force-released (was held by {}).",
                 info.locked_by
             );
-            let run = RunInfo::new(settings, None);
+            let run = runs::info(settings, None);
             edition.audit(&AuditEvent::new(
                 EventType::LockForceRelease,
                 &run.run_id,

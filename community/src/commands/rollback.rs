@@ -6,19 +6,20 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
+use cassachange_core::run::{self as engine, Run, RunKind};
 
-use super::connect::{self, db_error};
+use super::{connect, runs};
 use crate::cli::RollbackArgs;
 use crate::config::Settings;
 use crate::edition::Edition;
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
 use crate::history::store::HistoryStore;
+use crate::observe::{Sinks, Start};
 use crate::outln;
-use crate::plan::{self, RollbackTarget, UndoStep};
-use crate::run::{Action, Run, RunInfo, RunKind, Start};
-use crate::scripts::{discover, Script};
-use crate::ui::{self, UserError};
+use crate::plan::{self, RollbackRefusal, RollbackTarget, UndoStep};
+use crate::scripts::{discover, Discovery, Script};
+use crate::ui::UserError;
 use crate::version::Version;
 
 /// Runs `rollback`.
@@ -54,8 +55,8 @@ pub(crate) async fn run(
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
 
     if dry_run {
-        let rows = table.read_all().await.map_err(|e| db_error(&e))?;
-        let plans = plans(&undo, &rows, &keyspaces, &target)?;
+        let rows = table.read_all().await.map_err(UserError::from)?;
+        let plans = plans(&found, &undo, &rows, &keyspaces, &target)?;
         outln!("Dry run: no lock taken, nothing written.");
         for (ks, steps) in &plans {
             outln!("ROLLBACK  keyspace={ks}  target={}", describe(&target));
@@ -92,7 +93,7 @@ pub(crate) async fn run(
         return Ok(ExitStatus::Success);
     }
 
-    let info = RunInfo::new(settings, args.tag.as_ref().or(settings.tag.as_ref()));
+    let info = runs::info(settings, args.tag.as_ref().or(settings.tag.as_ref()));
     let start = Start {
         audit: format!(
             "keyspaces={} target={} tag={}",
@@ -107,26 +108,30 @@ pub(crate) async fn run(
         ),
         keyspaces: keyspaces.join(","),
     };
-    let mut run = match Run::begin(
+    let sinks =
+        Sinks::new(RunKind::Rollback, settings, edition, &info, start).target(describe(&target));
+    let mut run = Run::new(
         RunKind::Rollback,
-        settings,
-        edition,
-        db,
-        &table,
-        info,
-        start,
-    )
-    .await
-    {
-        Ok(run) => run,
-        Err(done) => return done,
+        runs::parts(&db, &table, settings),
+        info.clone(),
+        runs::options(settings, &info),
+        sinks,
+    );
+    let result = match run.begin().await {
+        Ok(()) => match plans(&found, &undo, run.history(), &keyspaces, &target) {
+            Ok(plans) => engine::rollback(&mut run, &plans).await,
+            Err(refused) => Err(engine::RunError::from(refused)),
+        },
+        Err(e) => Err(e),
     };
-    let result = rollback(&mut run, &undo, &keyspaces, &target).await;
-    run.finish(result).await
+    let (outcome, sinks) = run.finish(result).await;
+    sinks.close(outcome).await
 }
 
-/// Every keyspace's undo steps, or the error naming each version without a U script.
+/// Every keyspace's undo steps, or the error naming each version without a U script
+/// and each script a run left unfinished (then nothing may be undone).
 fn plans<'a, 'k>(
+    found: &'a Discovery,
     undo: &BTreeMap<&Version, &'a Script>,
     rows: &[HistoryRow],
     keyspaces: &[&'k str],
@@ -137,20 +142,17 @@ fn plans<'a, 'k>(
     let mut interrupted = Vec::new();
     for ks in keyspaces {
         let history = KeyspaceHistory::build(rows, ks);
-        // An undo script an earlier rollback started and never recorded: its version
-        // still reads as applied, but some of its statements may have run. Undoing
-        // anything more (or it again, from its start) waits for the operator.
-        for script in undo.values() {
-            if let Some(why) = plan::interrupted_reason(&history, &script.filename) {
-                interrupted.push(format!("{ks}: {} was {}", script.filename, why.text()));
-            }
-        }
-        if !interrupted.is_empty() {
-            continue;
-        }
-        match plan::rollback(undo, &history, target) {
+        let scripts = found.forward.iter().chain(&found.undo);
+        match plan::rollback(scripts, undo, &history, target) {
             Ok(steps) => plans.push((*ks, steps)),
-            Err(versions) => {
+            Err(RollbackRefusal::Interrupted(steps)) => {
+                interrupted.extend(
+                    steps
+                        .iter()
+                        .map(|s| format!("{ks}: {} was {}", s.script.filename, s.reason.text())),
+                );
+            }
+            Err(RollbackRefusal::Missing(versions)) => {
                 missing.extend(versions.into_iter().map(|v| {
                     format!("{ks}: version {v} has no undo script (expected U{v}__*.cql)")
                 }));
@@ -163,8 +165,8 @@ fn plans<'a, 'k>(
             interrupted.join("\n")
         ))
         .hint(
-            "check what the undo script did, then run `cassachange repair --script <file>` to \
-             mark it for retry, and roll back again",
+            "check what the script did, then run `cassachange repair --script <file>` to mark \
+             it for retry, and roll back again",
         ));
     }
     if missing.is_empty() {
@@ -176,50 +178,6 @@ fn plans<'a, 'k>(
         ))
         .hint("add the missing U scripts, or pick a narrower --target-version / --tag"))
     }
-}
-
-async fn rollback(
-    run: &mut Run<'_>,
-    undo: &BTreeMap<&Version, &Script>,
-    keyspaces: &[&str],
-    target: &RollbackTarget,
-) -> Result<(), UserError> {
-    let plans = plans(undo, run.history(), keyspaces, target)?;
-    run.expect(plans.iter().map(|(_, steps)| steps.len()).sum());
-    for (ks, steps) in &plans {
-        outln!("ROLLBACK  keyspace={ks}  target={}", describe(target));
-        if steps.is_empty() {
-            outln!("  nothing to roll back");
-            continue;
-        }
-        let errors_before = run.errors();
-        let mut result = Ok(());
-        for s in steps {
-            let action = Action::Undo {
-                script: s.undo,
-                version: &s.version,
-            };
-            match run.step(ks, action, "").await {
-                Ok(true) => {}
-                Ok(false) => {
-                    ui::note(format_args!("stopping the rollback of {ks}"));
-                    break;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        let ok = result.is_ok() && run.errors() == errors_before;
-        run.summary(format!(
-            "{} {ks}: rollback {}",
-            if ok { "✓" } else { "✗" },
-            if ok { "complete" } else { "FAILED" }
-        ));
-        result?;
-    }
-    Ok(())
 }
 
 fn describe(t: &RollbackTarget) -> String {

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::connect::{self, db_error};
+use super::connect;
 use crate::cli::StatusArgs;
 use crate::config::Settings;
 use crate::exit::ExitStatus;
@@ -21,7 +21,7 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
     let keyspaces: Vec<&str> = settings.keyspaces.iter().map(String::as_str).collect();
     let db = connect::open(settings, &[history_ks]).await?;
     let table = connect::history_table(&db, settings, history_ks);
-    let rows = table.read_all().await.map_err(|e| db_error(&e))?;
+    let rows = table.read_all().await.map_err(crate::ui::UserError::from)?;
 
     let mut shown: Vec<&HistoryRow> = rows
         .iter()
@@ -56,13 +56,20 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
     match discover(&settings.root_folder) {
         Ok(found) => {
             for ks in &keyspaces {
-                let p = plan::deploy(&found.forward, &KeyspaceHistory::build(&rows, ks), ks);
+                let history = KeyspaceHistory::build(&rows, ks);
+                let p = plan::deploy(&found.forward, &found.undo, &history, ks);
                 let (always, pending): (Vec<_>, Vec<_>) =
                     p.to_run().partition(|s| s.reason == plan::Reason::Always);
+                let blocked = p.blocked();
                 if crate::report::json() {
                     json_keyspaces.push(serde_json::json!({
                         "keyspace": ks,
-                        "up_to_date": pending.is_empty(),
+                        "up_to_date": pending.is_empty() && blocked.is_none(),
+                        "blocked": blocked.map(|s| serde_json::json!({
+                            "script": s.script.filename,
+                            "reason": s.reason.code(),
+                            "text": s.reason.text(),
+                        })),
                         "pending": pending.iter().map(|s| serde_json::json!({
                             "script": s.script.filename,
                             "reason": s.reason.code(),
@@ -77,7 +84,21 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
                     }));
                 }
                 outln!();
-                if pending.is_empty() {
+                if let Some(stop) = blocked {
+                    outln!(
+                        "{ks}: stopped at {}: a deploy runs nothing from it on until \
+                         `cassachange repair --script {}`",
+                        stop.script.filename,
+                        stop.script.filename
+                    );
+                    outln!("  {:<44} {}", stop.script.filename, stop.reason.text());
+                    if !pending.is_empty() {
+                        outln!("  before it, {} script(s) would run:", pending.len());
+                        for s in &pending {
+                            outln!("  {:<44} {}", s.script.filename, s.reason.text());
+                        }
+                    }
+                } else if pending.is_empty() {
                     outln!(
                         "{ks}: up to date ({} script(s) on disk; {} always-script(s) run on every deploy)",
                         p.steps.len(),

@@ -59,7 +59,13 @@ impl Edition for Community {
         )
     }
 
-    fn attach(&self, _db: std::sync::Arc<crate::db::Db>, _history_keyspace: &str) {}
+    fn attach(
+        &self,
+        _db: std::sync::Arc<crate::db::Db>,
+        _history_keyspace: &str,
+        _consistency: crate::config::HistoryConsistency,
+    ) {
+    }
 
     fn audit(&self, _event: &AuditEvent) -> Result<(), UserError> {
         Ok(())

@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use audit::{AuditEvent, EventType};
 pub use community::{plugin_file_name, requires_enterprise, Community};
 
-use crate::config::Settings;
+use crate::config::{HistoryConsistency, Settings};
 use crate::db::Db;
 use crate::ui::UserError;
 
@@ -33,13 +33,19 @@ pub trait Edition: Sync {
     /// `secrets` block (community). Runs before any connection is opened.
     fn resolve_secrets(&self, settings: &mut Settings) -> Result<(), UserError>;
 
-    /// Gives the edition the session and the history keyspace (for the audit log).
-    fn attach(&self, db: Arc<Db>, history_keyspace: &str);
+    /// Gives the edition the session, the history keyspace and its consistency (for the
+    /// audit log, read and written like history).
+    fn attach(&self, db: Arc<Db>, history_keyspace: &str, consistency: HistoryConsistency);
 
     /// Appends an audit event (enterprise); the community edition records nothing.
     /// Events may be held until [`Edition::flush_audit`]; an error here or there is
     /// loud: the caller stops the run.
     fn audit(&self, event: &AuditEvent) -> Result<(), UserError>;
+
+    /// True when this edition keeps an audit log (it needs the session attached).
+    fn audits(&self) -> bool {
+        false
+    }
 
     /// Writes the audit events held so far (one row each). The run calls it before each
     /// script runs and at its end, so no step runs after an audit write failed.

@@ -64,6 +64,10 @@ struct Attached {
     db: Arc<Db>,
     handle: tokio::runtime::Handle,
     history_keyspace: String,
+    /// The consistency of reads and writes of the plugin's rows: those of history
+    /// (`history_consistency`), so a multi-datacenter `audit` sees every event.
+    read_cl: crate::db::Consistency,
+    write_cl: crate::db::Consistency,
 }
 
 /// The plugin file as it was checked: a private copy in memory (Linux), so that what
@@ -273,9 +277,14 @@ impl Host for HostImpl {
     fn execute(&self, cql: &str, values: Vec<Value>) -> Result<Rows, String> {
         let a = self.0.as_ref().ok_or("no database session is open yet")?;
         let values = values.into_iter().map(to_cql).collect();
+        let is_read = cql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"));
+        let cl = if is_read { a.read_cl } else { a.write_cl };
         let rows = a
             .handle
-            .block_on(a.db.query("enterprise plugin statement", cql, values))
+            .block_on(a.db.query_at("enterprise plugin statement", cql, values, cl))
             .map_err(|e| e.to_string())?;
         Ok(Rows {
             columns: rows.columns.into_iter().map(Into::into).collect(),
@@ -306,11 +315,11 @@ impl Host for HostImpl {
                 g.push(row.into_iter().map(to_cql).collect());
             }
         }
-        let db = &a.db;
+        let (db, cl) = (&a.db, a.write_cl);
         a.handle.block_on(async {
             futures_util::stream::iter(groups.into_iter().map(Ok))
                 .try_for_each_concurrent(BATCHES_IN_FLIGHT, |group| async move {
-                    db.write_many("enterprise plugin statement", cql, group)
+                    db.write_many("enterprise plugin statement", cql, group, cl)
                         .await
                         .map_err(|e| e.to_string())
                 })
@@ -439,7 +448,13 @@ impl Edition for PluginEdition {
         Ok(())
     }
 
-    fn attach(&self, db: Arc<Db>, history_keyspace: &str) {
+    fn attach(
+        &self,
+        db: Arc<Db>,
+        history_keyspace: &str,
+        consistency: crate::config::HistoryConsistency,
+    ) {
+        let (read_cl, write_cl) = cassachange_cassandra::history::levels(consistency);
         if let (Ok(mut slot), Ok(handle)) =
             (self.attached.lock(), tokio::runtime::Handle::try_current())
         {
@@ -447,6 +462,8 @@ impl Edition for PluginEdition {
                 db,
                 handle,
                 history_keyspace: history_keyspace.to_ascii_lowercase(),
+                read_cl,
+                write_cl,
             });
         }
     }
@@ -466,10 +483,7 @@ impl Edition for PluginEdition {
             run_id: event.run_id.as_str().into(),
             event_type: event.event_type.as_str().into(),
             operator: event.operator.as_str().into(),
-            hostname: HOSTNAME
-                .get_or_init(crate::commands::hostname)
-                .as_str()
-                .into(),
+            hostname: HOSTNAME.get_or_init(crate::host::hostname).as_str().into(),
             keyspace: event.keyspace.as_str().into(),
             script: event.script.as_str().into(),
             status: event.status.as_str().into(),
@@ -489,6 +503,10 @@ impl Edition for PluginEdition {
             self.flush_audit()?;
         }
         Ok(())
+    }
+
+    fn audits(&self) -> bool {
+        true
     }
 
     fn flush_audit(&self) -> Result<(), UserError> {
