@@ -651,3 +651,51 @@ fn the_plugin_folder_is_checked_and_the_loaded_copy_is_private() {
     let out = p.run(&["--version"]);
     assert_eq!(out.code, 2, "{}", out.all());
 }
+
+/// A deploy refused before its lock is audited as DEPLOY_FAILED with the reason: the
+/// validate gate (which connects only for this), the pre-flight; and `audit` reads a
+/// history keyspace given in mixed case (CQL reads the unquoted name in lower case).
+#[test]
+fn a_refused_deploy_is_audited_and_audit_reads_a_mixed_case_keyspace() {
+    let mut p = DbProject::new(plain(), "audref", 1, "");
+    p.project.use_bin(enterprise_bin());
+    p.script(
+        "V1__users.cql",
+        "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY);\n",
+    );
+    assert_eq!(p.run(&["deploy"]).code, 0);
+    let failed = || -> Vec<String> {
+        plain()
+            .rows(&format!(
+                "SELECT event_type, detail FROM {}.audit_log",
+                p.history.name
+            ))
+            .iter()
+            .filter(|r| cassachange_tests::db::text(&r[0]) == "DEPLOY_FAILED")
+            .map(|r| cassachange_tests::db::text(&r[1]))
+            .collect()
+    };
+    p.script("V2__gate.cql", "CREAT TABLE nope (k int PRIMARY KEY);\n");
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let details = failed();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(
+        details[0].starts_with("stopped: 1 script error(s)"),
+        "{details:?}"
+    );
+    p.script("V2__gate.cql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let details = failed();
+    assert_eq!(details.len(), 2, "{details:?}");
+    assert!(
+        details.iter().any(|d| d.starts_with("stopped: pre-flight")),
+        "{details:?}"
+    );
+
+    let upper = p.history.name.to_ascii_uppercase();
+    let out = p.run(&["audit", "--history-keyspace", &upper]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("DEPLOY_FAILED"), "{}", out.stdout);
+}
