@@ -8,6 +8,8 @@ pub mod cli;
 pub mod commands;
 pub mod edition;
 pub mod exit;
+#[cfg(feature = "fault-points")]
+mod fault;
 mod host;
 pub mod interrupt;
 pub mod notify;

@@ -505,6 +505,9 @@ impl RunObserver for Sinks<'_> {
                 self.summaries.push(line);
             }
             RunEvent::Finishing { result, errors } => {
+                // The run releases its lock right after this event.
+                #[cfg(feature = "fault-points")]
+                crate::fault::point("release");
                 let failed = result.is_err() || *errors > 0;
                 if let Some((_, end, fail)) = audit_events(self.kind) {
                     let (event, detail) = match result {

@@ -101,8 +101,9 @@ where
     let mut tries: u64 = 0;
     loop {
         match op().await {
-            Err(DbError::Uncertain { .. }) if tries < 10 => {
+            Err(e @ DbError::Uncertain { .. }) if tries < 10 => {
                 tries += 1;
+                tracing::debug!("{e}; trying again ({tries} of 10)");
                 tokio::time::sleep(Duration::from_millis(50 * tries)).await;
             }
             other => return (other, tries > 0),
