@@ -5,14 +5,12 @@
 //! any connection, and a mutual-TLS deploy whose password and TLS material come from
 //! AWS with nothing written to disk and no value in any output.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use cassachange_tests::aws::moto;
 use cassachange_tests::db::secure;
+use cassachange_tests::leaks::{deploy_leaks_nothing, TlsMaterial};
 use cassachange_tests::stub::{Route, Stub};
 use cassachange_tests::vault::unique;
-use cassachange_tests::{enterprise_bin, finish, Output, Project, SecretsProject};
+use cassachange_tests::{enterprise_bin, Output, Project, SecretsProject};
 
 fn status_ok(out: &Output, what: &str) {
     assert_eq!(out.code, 0, "{what}: {}", out.all());
@@ -281,89 +279,32 @@ fn every_aws_error_is_one_line_naming_the_uri() {
 
 /// Password from SSM, CA as a binary Secrets Manager secret, certificate as a base64
 /// string secret, key as a base64 SecureString: a mutual-TLS deploy, nothing on disk,
-/// no value in any output (with `--verbose`, and with a failing script).
+/// no value in any output (the shared probe of `leaks::deploy_leaks_nothing`).
 #[test]
 fn a_deploy_over_mutual_tls_with_every_secret_from_aws_leaks_nothing() {
     let m = moto();
-    let s = secure();
-    let role = s.role("awsfile");
-    let (cert_path, key_path) = s.client.clone().expect("client certificate");
-    let ca = std::fs::read(s.ca.as_ref().expect("CA")).unwrap();
-    let cert = std::fs::read(cert_path).unwrap();
-    let key = std::fs::read(key_path).unwrap();
-    let b64 = cassachange_tests::base64;
-    let (cert64, key64) = (b64(&cert), b64(&key));
+    let role = secure().role("awsfile");
+    let tls = TlsMaterial::of_secure();
     let u = unique("awsfile");
     m.put_parameter(&format!("/it/{u}/password"), &role.password, "SecureString");
-    m.put_parameter(&format!("/it/{u}/key"), &key64, "SecureString");
-    m.put_secret_binary(&format!("{u}-ca"), &ca);
-    m.put_secret_string(&format!("{u}-tls"), &format!("{{\"cert\": \"{cert64}\"}}"));
+    m.put_parameter(&format!("/it/{u}/key"), &tls.key64, "SecureString");
+    m.put_secret_binary(&format!("{u}-ca"), &tls.ca);
+    m.put_secret_string(
+        &format!("{u}-tls"),
+        &format!("{{\"cert\": \"{}\"}}", tls.cert64),
+    );
     // No secrets_provider: each URI's scheme picks its backend.
     let secrets = format!(
         "  password: ssm:///it/{u}/password\n  ssl_keyfile: ssm:///it/{u}/key\n\
          \x20 ssl_cafile: asm://{u}-ca\n  ssl_certfile: asm://{u}-tls#cert\n"
     );
     let p = SecretsProject::new("", "awsfile", &role, &secrets, "ssl: true\n");
-    p.project.write(
-        "migrations/V2__slow.cql",
-        cassachange_tests::alter_script("slow", 60),
-    );
-    p.project
-        .write("migrations/V3__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     let env = m.env(p.project.path());
-    let since = std::time::SystemTime::now() - Duration::from_secs(1);
-    let mut cmd = p.project.command(&["-v", "deploy"]);
-    for (k, v) in &env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    cassachange_tests::wait_for(Duration::from_secs(60), "the deploy to connect", || {
-        !s.rows(&format!(
-            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{}' AND table_name = 'slow'",
-            p.ks
-        ))
-        .is_empty()
-    });
-    let open = cassachange_tests::open_files(pid);
-    assert!(open.is_empty(), "files open during the run: {open:?}");
-    for dir in [std::env::temp_dir(), p.project.path().to_path_buf()] {
-        for needle in [&key[..], key64.as_bytes(), &cert[..]] {
-            let hits = cassachange_tests::files_containing(&dir, needle, since);
-            assert!(hits.is_empty(), "file secret material on disk: {hits:?}");
-        }
-    }
-    let (code, mut all) = finish(child);
-    assert_eq!(code, 1, "V3 fails on purpose: {all}");
-    assert!(all.contains("[RUN]     V2__slow.cql"), "{all}");
-    for args in [
-        &["-v", "status"][..],
-        &["-v", "deploy", "--dry-run-output", "plan.json"],
-        &["-v", "audit"],
-    ] {
-        all.push_str(&p.run(args, &env).all());
-    }
-    all.push_str(&std::fs::read_to_string(p.project.path().join("plan.json")).unwrap_or_default());
-    for r in s.rows(&format!("SELECT * FROM {}.change_history", p.history)) {
-        let _ = writeln!(all, "{r:?}");
-    }
-    for r in s.rows(&format!("SELECT * FROM {}.audit_log", p.history)) {
-        let _ = writeln!(all, "{r:?}");
-    }
-    assert!(all.contains("SCRIPT_FAILED"), "audit rows were read");
-    let key_text = String::from_utf8_lossy(&key).into_owned();
-    let key_line = key_text.lines().nth(1).expect("PEM body").to_string();
-    for (what, secret) in [
-        ("password", role.password.as_str()),
-        ("key (base64)", key64.as_str()),
-        ("certificate (base64)", cert64.as_str()),
-        ("key line", key_line.as_str()),
-        ("AWS secret key", "moto-test-secret-key"),
-    ] {
-        assert!(!all.contains(secret), "the {what} leaked:\n{all}");
-    }
+    deploy_leaks_nothing(
+        &p,
+        &env,
+        &tls,
+        &role.password,
+        &[("AWS secret key", "moto-test-secret-key")],
+    );
 }

@@ -5,13 +5,11 @@
 //! password and TLS material come from Key Vault with nothing on disk and no value in
 //! any output.
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
 use cassachange_tests::azure::key_vault;
 use cassachange_tests::db::secure;
+use cassachange_tests::leaks::{deploy_leaks_nothing, TlsMaterial};
 use cassachange_tests::vault::unique;
-use cassachange_tests::{enterprise_bin, finish, Output, Project, SecretsProject};
+use cassachange_tests::{enterprise_bin, Output, Project, SecretsProject};
 
 /// Environment variables of one run.
 type Env = Vec<(String, String)>;
@@ -175,88 +173,29 @@ fn every_key_vault_error_is_one_line_naming_the_uri() {
     }
 }
 
+/// Password and TLS material from Key Vault: a mutual-TLS deploy, nothing on disk, no
+/// value in any output (the shared probe of `leaks::deploy_leaks_nothing`).
 #[test]
 fn a_deploy_over_mutual_tls_with_every_secret_from_key_vault_leaks_nothing() {
     let kv = key_vault();
-    let s = secure();
-    let role = s.role("akvfile");
-    let (cert_path, key_path) = s.client.clone().expect("client certificate");
-    let ca = std::fs::read(s.ca.as_ref().expect("CA")).unwrap();
-    let cert = std::fs::read(cert_path).unwrap();
-    let key = std::fs::read(key_path).unwrap();
-    let b64 = cassachange_tests::base64;
-    let (ca64, cert64, key64) = (b64(&ca), b64(&cert), b64(&key));
+    let role = secure().role("akvfile");
+    let tls = TlsMaterial::of_secure();
     let u = unique("akvfile");
     kv.put(&format!("{u}-pw"), &role.password);
-    kv.put(&format!("{u}-ca"), &ca64);
-    kv.put(&format!("{u}-cert"), &cert64);
-    kv.put(&format!("{u}-key"), &key64);
+    kv.put(&format!("{u}-ca"), &tls.ca64);
+    kv.put(&format!("{u}-cert"), &tls.cert64);
+    kv.put(&format!("{u}-key"), &tls.key64);
     let secrets = format!(
         "  password: akv://it-vault/{u}-pw\n  ssl_cafile: akv://it-vault/{u}-ca\n\
          \x20 ssl_certfile: akv://it-vault/{u}-cert\n  ssl_keyfile: akv://it-vault/{u}-key\n"
     );
     let p = SecretsProject::new("azure-keyvault", "akvfile", &role, &secrets, "ssl: true\n");
-    p.project.write(
-        "migrations/V2__slow.cql",
-        cassachange_tests::alter_script("slow", 60),
-    );
-    p.project
-        .write("migrations/V3__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     let env = kv.env_client_secret(&kv.client_id);
-    let since = std::time::SystemTime::now() - Duration::from_secs(1);
-    let mut cmd = p.project.command(&["-v", "deploy"]);
-    for (k, v) in &env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    cassachange_tests::wait_for(Duration::from_secs(60), "the deploy to connect", || {
-        !s.rows(&format!(
-            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{}' AND table_name = 'slow'",
-            p.ks
-        ))
-        .is_empty()
-    });
-    let open = cassachange_tests::open_files(pid);
-    assert!(open.is_empty(), "files open during the run: {open:?}");
-    for dir in [std::env::temp_dir(), p.project.path().to_path_buf()] {
-        for needle in [&key[..], key64.as_bytes(), &cert[..]] {
-            let hits = cassachange_tests::files_containing(&dir, needle, since);
-            assert!(hits.is_empty(), "file secret material on disk: {hits:?}");
-        }
-    }
-    let (code, mut all) = finish(child);
-    assert_eq!(code, 1, "V3 fails on purpose: {all}");
-    assert!(all.contains("[RUN]     V2__slow.cql"), "{all}");
-    for args in [
-        &["-v", "status"][..],
-        &["-v", "deploy", "--dry-run-output", "plan.json"],
-        &["-v", "audit"],
-    ] {
-        all.push_str(&p.run(args, &env).all());
-    }
-    all.push_str(&std::fs::read_to_string(p.project.path().join("plan.json")).unwrap_or_default());
-    for r in s.rows(&format!("SELECT * FROM {}.change_history", p.history)) {
-        let _ = writeln!(all, "{r:?}");
-    }
-    for r in s.rows(&format!("SELECT * FROM {}.audit_log", p.history)) {
-        let _ = writeln!(all, "{r:?}");
-    }
-    assert!(all.contains("SCRIPT_FAILED"), "audit rows were read");
-    let key_text = String::from_utf8_lossy(&key).into_owned();
-    let key_line = key_text.lines().nth(1).expect("PEM body").to_string();
-    for (what, secret) in [
-        ("password", role.password.as_str()),
-        ("key (base64)", key64.as_str()),
-        ("certificate (base64)", cert64.as_str()),
-        ("CA (base64)", ca64.as_str()),
-        ("key line", key_line.as_str()),
-        ("client secret", kv.client_secret.as_str()),
-    ] {
-        assert!(!all.contains(secret), "the {what} leaked:\n{all}");
-    }
+    deploy_leaks_nothing(
+        &p,
+        &env,
+        &tls,
+        &role.password,
+        &[("client secret", kv.client_secret.as_str())],
+    );
 }

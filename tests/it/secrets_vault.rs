@@ -5,13 +5,10 @@
 //! Vault as file secrets on the mutual-TLS node — with no file written for them, and
 //! no secret value in anything the runs print or write.
 
-use std::fmt::Write as _;
-use std::path::Path;
-use std::time::Duration;
-
 use cassachange_tests::db::secure;
+use cassachange_tests::leaks::{deploy_leaks_nothing, TlsMaterial};
 use cassachange_tests::vault::{openbao, unique};
-use cassachange_tests::{enterprise_bin, finish, plugin_variant, Output, Project, SecretsProject};
+use cassachange_tests::{enterprise_bin, plugin_variant, Output, Project, SecretsProject};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -269,24 +266,21 @@ fn every_vault_error_is_one_line_naming_the_uri() {
 
 /// The end-to-end case: the password from Vault, and the CA, client certificate and
 /// key as file secrets for mutual TLS — held in memory, never in a file, and no secret
-/// value in anything printed or written, with `--verbose` and on failures too.
+/// value in anything printed or written, with `--verbose` and on failures too (the
+/// shared probe of `leaks::deploy_leaks_nothing`).
 #[test]
 fn a_deploy_over_mutual_tls_with_every_secret_from_vault_leaks_nothing() {
     let bao = openbao();
-    let s = secure();
-    let role = s.role("vfile");
-    let (cert_path, key_path) = s.client.clone().expect("client certificate");
-    let (ca, cert, key) = (
-        std::fs::read(s.ca.as_ref().expect("CA")).unwrap(),
-        std::fs::read(cert_path).unwrap(),
-        std::fs::read(key_path).unwrap(),
-    );
-    let b64 = cassachange_tests::base64;
-    let (ca64, cert64, key64) = (b64(&ca), b64(&cert), b64(&key));
+    let role = secure().role("vfile");
+    let tls = TlsMaterial::of_secure();
     let path = unique("files");
     bao.put_kv2(
         &format!("{path}/tls"),
-        &[("ca", &ca64), ("cert", &cert64), ("key", &key64)],
+        &[
+            ("ca", &tls.ca64),
+            ("cert", &tls.cert64),
+            ("key", &tls.key64),
+        ],
     );
     bao.put_kv2(&format!("{path}/db"), &[("password", &role.password)]);
     let secrets = format!(
@@ -296,86 +290,6 @@ fn a_deploy_over_mutual_tls_with_every_secret_from_vault_leaks_nothing() {
          \x20 ssl_keyfile: vault://secret/{path}/tls#key\n"
     );
     let p = SecretsProject::new("vault", "vfile", &role, &secrets, "ssl: true\n");
-    // Long enough to look at the running process.
-    p.project.write(
-        "migrations/V2__slow.cql",
-        cassachange_tests::alter_script("slow", 60),
-    );
-    p.project
-        .write("migrations/V3__bad.cql", cassachange_tests::RUNTIME_FAILURE);
     let token = bao.env_token(&bao.root_token);
-    let since = std::time::SystemTime::now() - Duration::from_secs(1);
-
-    let mut cmd = p.project.command(&["-v", "deploy", "--tag", "vault-e2e"]);
-    for (k, v) in &token {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    cassachange_tests::wait_for(Duration::from_secs(60), "the deploy to connect", || {
-        !s.rows(&format!(
-            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{}' AND table_name = 'slow'",
-            p.ks
-        ))
-        .is_empty()
-    });
-    // While it runs: no open file holds the material, and no file anywhere it could
-    // have written does.
-    let open = cassachange_tests::open_files(pid);
-    assert!(open.is_empty(), "files open during the run: {open:?}");
-    let mut places = vec![std::env::temp_dir(), p.project.path().to_path_buf()];
-    if let Some(home) = std::env::var_os("HOME") {
-        places.push(Path::new(&home).join(".cache"));
-    }
-    for dir in &places {
-        for needle in [&key[..], key64.as_bytes(), &cert[..]] {
-            let hits = cassachange_tests::files_containing(dir, needle, since);
-            assert!(hits.is_empty(), "file secret material on disk: {hits:?}");
-        }
-    }
-    let (code, deploy_out) = finish(child);
-    assert_eq!(code, 1, "V3 fails on purpose: {deploy_out}");
-    assert!(deploy_out.contains("[RUN]     V1__t.cql"), "{deploy_out}");
-    assert!(
-        deploy_out.contains("[RUN]     V2__slow.cql"),
-        "{deploy_out}"
-    );
-
-    let mut all = deploy_out;
-    for args in [
-        &["-v", "status"][..],
-        &["-v", "deploy", "--dry-run-output", "plan.json"],
-        &["-v", "repair", "--list"],
-        &["-v", "audit"],
-    ] {
-        all.push_str(&p.run(args, &token).all());
-    }
-    all.push_str(&std::fs::read_to_string(p.project.path().join("plan.json")).unwrap_or_default());
-    for r in s.rows(&format!("SELECT * FROM {}.change_history", p.history)) {
-        let _ = writeln!(all, "{r:?}");
-    }
-    for r in s.rows(&format!("SELECT * FROM {}.audit_log", p.history)) {
-        let _ = writeln!(all, "{r:?}");
-    }
-    assert!(all.contains("SCRIPT_FAILED"), "audit rows were read: {all}");
-    let key_text = String::from_utf8_lossy(&key).into_owned();
-    let key_line = key_text
-        .lines()
-        .nth(1)
-        .expect("a PEM body line")
-        .to_string();
-    for (what, secret) in [
-        ("password", role.password.as_str()),
-        ("key (base64)", key64.as_str()),
-        ("certificate (base64)", cert64.as_str()),
-        ("CA (base64)", ca64.as_str()),
-        ("key", key_text.as_str()),
-        ("key line", key_line.as_str()),
-    ] {
-        assert!(!all.contains(secret), "the {what} leaked:\n{all}");
-    }
+    deploy_leaks_nothing(&p, &token, &tls, &role.password, &[]);
 }
