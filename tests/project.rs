@@ -212,6 +212,25 @@ pub struct DbProject {
 }
 
 impl DbProject {
+    /// `text` as a snapshot reads it: this project's keyspace names, run ids, times,
+    /// durations and the host name replaced by placeholders, everything else as the
+    /// user reads it (spaces and line breaks included).
+    pub fn normalize(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        for (i, k) in self.keyspaces.iter().enumerate() {
+            t = t.replace(&k.name, &format!("<ks{i}>"));
+        }
+        t = t.replace(&self.history.name, "<history>");
+        let host = std::process::Command::new("hostname")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        if !host.is_empty() {
+            t = t.replace(&host, "<host>");
+        }
+        placeholders(&t)
+    }
+
     /// A project on `instance` with `n` target keyspaces and `extra` YAML appended.
     pub fn new(instance: &'static db::Instance, label: &str, n: usize, extra: &str) -> Self {
         let project = Project::new();
@@ -361,3 +380,95 @@ pub fn alter_script(table: &str, n: usize) -> String {
 /// fails when executed: for tests of failed scripts.
 pub const RUNTIME_FAILURE: &str =
     "CREATE TABLE IF NOT EXISTS fails_at_run (k int PRIMARY KEY) WITH default_time_to_live = -5;\n";
+
+/// Replaces UUIDs (and their 8-character prefixes after `:`) with `<run>`, times
+/// `YYYY-MM-DD HH:MM:SS(.mmm)` with `<time>`, and `<digits>ms` with `<n>ms`.
+pub fn placeholders(text: &str) -> String {
+    let b = text.as_bytes();
+    let hex = |c: u8| c.is_ascii_hexdigit();
+    let digits = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        // A UUID: 8-4-4-4-12 hex digits.
+        let uuid = [8, 4, 4, 4, 12].iter().try_fold(i, |at, n| {
+            let ok = b.get(at..at + n).is_some_and(|s| s.iter().all(|c| hex(*c)));
+            let end = at + n;
+            match (ok, *n == 12) {
+                (true, true) => Some(end),
+                (true, false) if b.get(end) == Some(&b'-') => Some(end + 1),
+                _ => None,
+            }
+        });
+        if let Some(end) = uuid {
+            out.push_str("<run>");
+            i = end;
+            continue;
+        }
+        // A time: YYYY-MM-DD HH:MM:SS, optionally .mmm
+        if digits(i, 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits(i + 5, 2)
+            && b.get(i + 7) == Some(&b'-')
+            && digits(i + 8, 2)
+            && matches!(b.get(i + 10), Some(b' ' | b'T'))
+            && digits(i + 11, 2)
+            && b.get(i + 13) == Some(&b':')
+            && digits(i + 14, 2)
+            && b.get(i + 16) == Some(&b':')
+            && digits(i + 17, 2)
+        {
+            i += 19;
+            if b.get(i) == Some(&b'.') && digits(i + 1, 3) {
+                i += 4;
+            }
+            out.push_str("<time>");
+            continue;
+        }
+        // A duration: digits then "ms", at the start of a word.
+        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if b.get(j..j + 2) == Some(b"ms")
+                && !b.get(j + 2).is_some_and(u8::is_ascii_alphanumeric)
+            {
+                out.push_str("<n>ms");
+                i = j + 2;
+                continue;
+            }
+        }
+        // A run id's 8-character prefix after a host name (`host:1a2b3c4d`).
+        if b[i] == b':'
+            && b.get(i + 1..i + 9)
+                .is_some_and(|s| s.iter().all(|c| hex(*c)))
+            && !b.get(i + 9).is_some_and(u8::is_ascii_alphanumeric)
+            && out.ends_with("<host>")
+        {
+            out.push_str(":<run8>");
+            i += 9;
+            continue;
+        }
+        let ch = text[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_hide_what_changes_from_run_to_run() {
+        assert_eq!(
+            super::placeholders(
+                "run 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed at 2026-12-04 20:18:25.123 took 61ms (x12ms)"
+            ),
+            "run <run> at <time> took <n>ms (x12ms)"
+        );
+    }
+}

@@ -335,6 +335,12 @@ fn held_lock_gives_the_message_and_exit_3_and_lock_wait_waits() {
     );
     let out = p.run(&["deploy"]);
     assert_eq!(out.code, 3, "{}", out.all());
+    insta::assert_snapshot!(p.normalize(&out.stderr), @r"
+    error: Deploy lock already held.
+           locked_by=ci-runner:b9c2d4  locked_at=<time>  run_id=b9c2d4e5-0000
+    hint: wait for the current deploy to finish (or pass --lock-wait 5m), or, if no deploy is running:
+    hint:   cassachange repair --release-lock
+    ");
     assert!(
         out.stderr.starts_with("error: Deploy lock already held.\n"),
         "{}",

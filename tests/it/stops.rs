@@ -193,18 +193,27 @@ fn a_failure_after_an_unsafe_statement_blocks_the_retry() {
     let out = p.run(&["deploy", "--no-preflight"]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert_eq!(counter(&p), 1);
-    assert!(
-        out.stderr.contains("not safe to repeat"),
-        "the failure says why a retry waits: {}",
-        out.stderr
-    );
+    // The failure says why a retry waits.
+    insta::assert_snapshot!(p.normalize(&out.all()), @r"
+    [lock]    acquired global (<host>:<run8>)
+    [FAIL]    V1__count.cql                                <n>ms  [1/1]
+    [lock]    released
+    ✗ <ks0>: run 0 | skip 0 | errors 1
+    error: V1__count.cql failed at statement 3 of 3 (line 3): Database returned an error: The query is syntactically correct but invalid, Error message: Column with name 'n' already exists; 2 earlier statement(s) of it were applied: check them before retrying; statement 2 (line 2) is not safe to repeat
+    hint: the next deploy stops at it until you check what it did and run `cassachange repair --script V1__count.cql`
+    stopping keyspace <ks0> at its first failed script
+    ");
     let out = p.run(&["deploy", "--no-preflight"]);
     assert_eq!(out.code, 1, "{}", out.all());
-    assert!(
-        out.stdout.contains("[STOP]    V1__count.cql"),
-        "{}",
-        out.all()
-    );
+    insta::assert_snapshot!(p.normalize(&out.all()), @r"
+    [lock]    acquired global (<host>:<run8>)
+    [STOP]    V1__count.cql                                interrupted earlier
+    [lock]    released
+    ✗ <ks0>: run 0 | skip 0 | errors 1
+    error: <ks0>: V1__count.cql was interrupted: run <run> stopped in it at <time>: statement 3 of 3 failed (Database returned an error: The query is syntactically correct but invalid, Error message: Column with name 'n' already exists) after statement 2 (line 2), which is not safe to repeat, ran
+    hint: nothing ran in <ks0> from here: check what the script did, then run `cassachange repair --script V1__count.cql` to mark it for retry (deploy then runs it from its first statement)
+    stopping keyspace <ks0> at a script an earlier run left unfinished
+    ");
     assert_eq!(counter(&p), 1, "not run again unasked");
     // Fixed and marked: it runs once more, from its start.
     p.script(

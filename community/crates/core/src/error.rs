@@ -73,6 +73,22 @@ impl DbError {
         }
     }
 
+    /// What went wrong, without what was being done (for messages that already name the
+    /// statement).
+    pub fn reason(&self) -> String {
+        match self {
+            DbError::Connect { reason, .. } | DbError::Statement { reason, .. } => reason.clone(),
+            DbError::Tls(t) => t.clone(),
+            DbError::Timeout { secs, .. } => format!("timed out after {secs:.1}s"),
+            DbError::Uncertain { reason, .. } => {
+                format!("timed out with an unknown outcome: {reason}")
+            }
+            DbError::SchemaAgreement { reason, .. } => {
+                format!("the cluster did not reach schema agreement ({reason})")
+            }
+        }
+    }
+
     /// True when the operation may have been applied although it failed: a timeout, an
     /// unknown outcome, or a schema change whose agreement was not reached.
     pub fn may_have_applied(&self) -> bool {

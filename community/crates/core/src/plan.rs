@@ -177,9 +177,14 @@ impl KeyspacePlan<'_> {
             .filter(|s| s.reason.runs())
     }
 
-    /// Number of scripts skipped.
+    /// Number of scripts skipped: those before the script that blocks the keyspace (if
+    /// one does) that do not run; that script and the ones after it are not reached.
     pub fn skipped(&self) -> usize {
-        self.steps.iter().filter(|s| !s.reason.runs()).count()
+        self.steps
+            .iter()
+            .take_while(|s| !s.reason.blocks())
+            .filter(|s| !s.reason.runs())
+            .count()
     }
 }
 

@@ -72,7 +72,11 @@ impl StatementFailure {
         };
         format!(
             "{} failed at statement {} of {} (line {}): {}; {partial}",
-            script.relative_path, self.statement, self.total, self.line, self.error
+            script.relative_path,
+            self.statement,
+            self.total,
+            self.line,
+            self.error.reason()
         )
     }
 }

@@ -492,7 +492,7 @@ impl<'a, S: Session, H: HistoryStore, L: LockStore, O: RunObserver> Run<'a, S, H
                          which is not safe to repeat, ran",
                         f.statement,
                         f.total,
-                        first_line(&f.error.to_string())
+                        first_line(&f.error.reason())
                     )
                 });
                 let detail = f.error.to_string();
