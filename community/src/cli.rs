@@ -258,9 +258,11 @@ pub struct AuditArgs {
 /// A command-line override: config key, value, flag name.
 pub type Flag = (&'static str, Value, &'static str);
 
-fn push<T: Into<Value>>(out: &mut Vec<Flag>, key: &'static str, flag: &'static str, v: Option<T>) {
+/// Adds `key`'s value from its flag, when given; the flag's name comes from the
+/// configuration's one key table.
+fn push<T: Into<Value>>(out: &mut Vec<Flag>, key: &'static str, v: Option<T>) {
     if let Some(v) = v {
-        out.push((key, v.into(), flag));
+        out.push((key, v.into(), crate::config::flag_of(key).unwrap_or(key)));
     }
 }
 
@@ -270,41 +272,25 @@ fn path(p: Option<&PathBuf>) -> Option<String> {
 
 impl ConnectionArgs {
     fn flags(&self, out: &mut Vec<Flag>) {
-        push(out, "hosts", "--hosts", self.hosts.clone());
-        push(out, "port", "--port", self.port.map(u64::from));
-        push(out, "username", "--username", self.username.clone());
-        push(out, "password", "--password", self.password.clone());
-        push(
-            out,
-            "astra_token",
-            "--astra-token",
-            self.astra_token.clone(),
-        );
+        push(out, "hosts", self.hosts.clone());
+        push(out, "port", self.port.map(u64::from));
+        push(out, "username", self.username.clone());
+        push(out, "password", self.password.clone());
+        push(out, "astra_token", self.astra_token.clone());
         push(
             out,
             "secure_connect_bundle",
-            "--secure-connect-bundle",
             path(self.secure_connect_bundle.as_ref()),
         );
-        push(
-            out,
-            "history_keyspace",
-            "--history-keyspace",
-            self.history_keyspace.clone(),
-        );
-        push(
-            out,
-            "history_table",
-            "--history-table",
-            self.history_table.clone(),
-        );
+        push(out, "history_keyspace", self.history_keyspace.clone());
+        push(out, "history_table", self.history_table.clone());
     }
 }
 
 impl KeyspaceArgs {
     fn flags(&self, out: &mut Vec<Flag>) {
-        push(out, "keyspace", "--keyspace", self.keyspace.clone());
-        push(out, "keyspaces", "--keyspaces", self.keyspaces.clone());
+        push(out, "keyspace", self.keyspace.clone());
+        push(out, "keyspaces", self.keyspaces.clone());
     }
 }
 
@@ -316,46 +302,26 @@ impl Command {
             Command::Deploy(a) => {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
-                push(
-                    &mut out,
-                    "root_folder",
-                    "--root-folder",
-                    path(a.root_folder.as_ref()),
-                );
-                push(&mut out, "tag", "--tag", a.tag.clone());
-                push(&mut out, "timeout", "--timeout", a.timeout);
-                push(&mut out, "lock_wait", "--lock-wait", a.lock_wait.clone());
+                push(&mut out, "root_folder", path(a.root_folder.as_ref()));
+                push(&mut out, "tag", a.tag.clone());
+                push(&mut out, "timeout", a.timeout);
+                push(&mut out, "lock_wait", a.lock_wait.clone());
             }
             Command::Rollback(a) => {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
-                push(
-                    &mut out,
-                    "root_folder",
-                    "--root-folder",
-                    path(a.root_folder.as_ref()),
-                );
-                push(&mut out, "timeout", "--timeout", a.timeout);
-                push(&mut out, "lock_wait", "--lock-wait", a.lock_wait.clone());
+                push(&mut out, "root_folder", path(a.root_folder.as_ref()));
+                push(&mut out, "timeout", a.timeout);
+                push(&mut out, "lock_wait", a.lock_wait.clone());
             }
             Command::Validate(a) => {
-                push(
-                    &mut out,
-                    "root_folder",
-                    "--root-folder",
-                    path(a.root_folder.as_ref()),
-                );
-                push(&mut out, "target", "--target", a.target.clone());
+                push(&mut out, "root_folder", path(a.root_folder.as_ref()));
+                push(&mut out, "target", a.target.clone());
             }
             Command::Status(a) => {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
-                push(
-                    &mut out,
-                    "root_folder",
-                    "--root-folder",
-                    path(a.root_folder.as_ref()),
-                );
+                push(&mut out, "root_folder", path(a.root_folder.as_ref()));
             }
             Command::Repair(a) => {
                 a.conn.flags(&mut out);
@@ -363,7 +329,7 @@ impl Command {
             }
             Command::Baseline(a) => {
                 a.conn.flags(&mut out);
-                push(&mut out, "keyspace", "--keyspace", a.keyspace.clone());
+                push(&mut out, "keyspace", a.keyspace.clone());
             }
             Command::Audit(a) => {
                 a.conn.flags(&mut out);
@@ -504,5 +470,29 @@ mod tests {
             "1"
         ])
         .is_err());
+    }
+
+    /// Every flag the key table names exists, and every flag named like a key is the
+    /// one the table names for it: the table is the one source of (key, flag).
+    #[test]
+    fn flags_and_the_key_table_agree() {
+        let cmd = Cli::command();
+        let mut longs = std::collections::BTreeSet::new();
+        let root = cmd.get_arguments();
+        for a in root.chain(cmd.get_subcommands().flat_map(clap::Command::get_arguments)) {
+            if let Some(l) = a.get_long() {
+                longs.insert(format!("--{l}"));
+            }
+        }
+        for k in crate::config::KEYS {
+            if let Some(f) = k.flag {
+                assert!(longs.contains(f), "{}: no flag {f}", k.name);
+            }
+        }
+        for l in &longs {
+            if let Some(spec) = crate::config::spec(&l[2..].replace('-', "_")) {
+                assert_eq!(spec.flag, Some(l.as_str()), "{l} sets {}", spec.name);
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use cassachange_plugin_api::{self as api, AuditRecord, Host, Plugin, Rows, Value
 use scylla::value::{CqlTimestamp, CqlValue};
 
 use super::{AuditEvent, Edition};
-use crate::config::{Settings, FILE_SECRET_KEYS};
+use crate::config::{is_file_secret, Settings};
 use crate::db::Db;
 use crate::exit::ExitStatus;
 use crate::ui::UserError;
@@ -427,7 +427,7 @@ impl Edition for PluginEdition {
         let warnings_before = settings.warnings.len();
         for (key, value) in resolved {
             let uri = settings.secrets.get(&key).cloned().unwrap_or_default();
-            if FILE_SECRET_KEYS.contains(&key.as_str()) {
+            if is_file_secret(&key) {
                 let bytes = decode_file_secret(&value).map_err(|e| {
                     UserError::error(format!(
                         "secrets.{key} ({uri}, {}): the value is not base64 ({e}); a file secret \

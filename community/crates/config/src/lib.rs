@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use serde_yaml_ng::{Mapping, Value};
 
-use schema::{as_bool, as_duration, as_list, as_port, as_seconds, scalar_str, KEYS};
-pub use schema::{channel_secret_index, parse_duration, Problem, FILE_SECRET_KEYS};
+use schema::{as_bool, as_duration, as_list, as_port, as_seconds, scalar_str};
+pub use schema::{
+    channel_secret_index, flag_of, is_file_secret, keys_markdown, parse_duration, secret_keys,
+    spec, KeySpec, Problem, SecretKind, KEYS,
+};
 
 /// The default configuration file, read from the working directory when present.
 pub const DEFAULT_CONFIG: &str = "cassachange.yml";

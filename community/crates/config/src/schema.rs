@@ -1,6 +1,8 @@
 //! Defines the keys `cassachange.yml` may hold, their types, and the checks that turn a
 //! typo or a wrong type into a one-line error naming the key.
 
+use std::fmt::Write as _;
+
 use serde_yaml_ng::Value;
 
 use cassachange_cql::suggest;
@@ -42,84 +44,344 @@ pub(crate) enum Ty {
     Profiles,
 }
 
-/// One known key.
+/// Whether a key may come from a secret manager, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// It may not.
+    No,
+    /// A string value replaces the setting.
+    Text,
+    /// A file's content in base64, held in memory (never written to disk).
+    File,
+}
+
+/// One known key: the one table from which the YAML checks, the environment
+/// variables, the command-line flags' names, the secret keys and the README's key list
+/// all come.
 #[derive(Debug)]
-pub(crate) struct KeySpec {
+pub struct KeySpec {
     /// Name in YAML.
-    pub(crate) name: &'static str,
+    pub name: &'static str,
     /// Its type.
     pub(crate) ty: Ty,
     /// The environment variable that sets it, if any.
-    pub(crate) env: Option<&'static str>,
+    pub env: Option<&'static str>,
+    /// The command-line flag that sets it, if any.
+    pub flag: Option<&'static str>,
+    /// Whether a `secrets` entry may fill it.
+    pub secret: SecretKind,
+    /// What it means, for the README's key list.
+    pub doc: &'static str,
 }
 
-const fn key(name: &'static str, ty: Ty, env: Option<&'static str>) -> KeySpec {
-    KeySpec { name, ty, env }
+const fn key(
+    name: &'static str,
+    ty: Ty,
+    env: Option<&'static str>,
+    flag: Option<&'static str>,
+    secret: SecretKind,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec {
+        name,
+        ty,
+        env,
+        flag,
+        secret,
+        doc,
+    }
 }
+
+use SecretKind::{File, No, Text};
 
 /// Every top-level key, in the order of the reference documentation.
-pub(crate) const KEYS: &[KeySpec] = &[
-    key("hosts", Ty::Hosts, Some("CASSANDRA_HOSTS")),
-    key("port", Ty::Port, Some("CASSANDRA_PORT")),
-    key("username", Ty::Str, Some("CASSANDRA_USERNAME")),
-    key("password", Ty::Str, Some("CASSANDRA_PASSWORD")),
-    key("astra_token", Ty::Str, Some("ASTRA_TOKEN")),
+pub const KEYS: &[KeySpec] = &[
+    key(
+        "hosts",
+        Ty::Hosts,
+        Some("CASSANDRA_HOSTS"),
+        Some("--hosts"),
+        Text,
+        "contact points (list or comma-separated)",
+    ),
+    key(
+        "port",
+        Ty::Port,
+        Some("CASSANDRA_PORT"),
+        Some("--port"),
+        No,
+        "CQL port (9042)",
+    ),
+    key(
+        "username",
+        Ty::Str,
+        Some("CASSANDRA_USERNAME"),
+        Some("--username"),
+        Text,
+        "login",
+    ),
+    key(
+        "password",
+        Ty::Str,
+        Some("CASSANDRA_PASSWORD"),
+        Some("--password"),
+        Text,
+        "password (redacted everywhere)",
+    ),
+    key(
+        "astra_token",
+        Ty::Str,
+        Some("ASTRA_TOKEN"),
+        Some("--astra-token"),
+        Text,
+        "AstraDB application token (with `secure_connect_bundle`)",
+    ),
     key(
         "secure_connect_bundle",
         Ty::Str,
         Some("ASTRA_SECURE_CONNECT_BUNDLE"),
+        Some("--secure-connect-bundle"),
+        File,
+        "AstraDB secure connect bundle (.zip)",
     ),
-    key("ssl", Ty::Bool, None),
-    key("ssl_cafile", Ty::Str, None),
-    key("ssl_certfile", Ty::Str, None),
-    key("ssl_keyfile", Ty::Str, None),
-    key("ssl_verify_hostname", Ty::Bool, None),
-    key("keyspace", Ty::Str, Some("CASSANDRA_KEYSPACE")),
-    key("keyspaces", Ty::Keyspaces, None),
+    key("ssl", Ty::Bool, None, None, No, "TLS to the nodes"),
+    key(
+        "ssl_cafile",
+        Ty::Str,
+        None,
+        None,
+        File,
+        "CA certificate(s) that signed the nodes'",
+    ),
+    key(
+        "ssl_certfile",
+        Ty::Str,
+        None,
+        None,
+        File,
+        "client certificate (mutual TLS)",
+    ),
+    key(
+        "ssl_keyfile",
+        Ty::Str,
+        None,
+        None,
+        File,
+        "client key (mutual TLS)",
+    ),
+    key(
+        "ssl_verify_hostname",
+        Ty::Bool,
+        None,
+        None,
+        No,
+        "check that node certificates name the node (`true`); `false` keeps the chain check",
+    ),
+    key(
+        "keyspace",
+        Ty::Str,
+        Some("CASSANDRA_KEYSPACE"),
+        Some("--keyspace"),
+        Text,
+        "the target keyspace",
+    ),
+    key(
+        "keyspaces",
+        Ty::Keyspaces,
+        None,
+        Some("--keyspaces"),
+        No,
+        "several target keyspaces (list or comma-separated)",
+    ),
     key(
         "history_keyspace",
         Ty::Str,
         Some("CASSACHANGE_HISTORY_KEYSPACE"),
+        Some("--history-keyspace"),
+        Text,
+        "keyspace of cassachange's own tables",
     ),
-    key("history_table", Ty::Str, Some("CASSACHANGE_HISTORY_TABLE")),
-    key("root_folder", Ty::Str, Some("CASSACHANGE_ROOT_FOLDER")),
-    key("timeout", Ty::Seconds, Some("CASSACHANGE_TIMEOUT")),
-    key("verbose", Ty::Bool, None),
-    key("dry_run", Ty::Bool, None),
-    key("tag", Ty::Str, None),
-    key("environment", Ty::Str, Some("CASSACHANGE_ENV")),
-    key("checksum_drift", Ty::DriftPolicy, None),
-    key("target", Ty::Target, Some("CASSACHANGE_TARGET")),
+    key(
+        "history_table",
+        Ty::Str,
+        Some("CASSACHANGE_HISTORY_TABLE"),
+        Some("--history-table"),
+        No,
+        "history table name (`change_history`)",
+    ),
+    key(
+        "root_folder",
+        Ty::Str,
+        Some("CASSACHANGE_ROOT_FOLDER"),
+        Some("--root-folder"),
+        No,
+        "the migrations folder (`migrations`)",
+    ),
+    key(
+        "timeout",
+        Ty::Seconds,
+        Some("CASSACHANGE_TIMEOUT"),
+        Some("--timeout"),
+        No,
+        "seconds per statement (`null`: the driver's)",
+    ),
+    key(
+        "verbose",
+        Ty::Bool,
+        None,
+        Some("--verbose"),
+        No,
+        "debug logs on stderr (`-v`)",
+    ),
+    key(
+        "dry_run",
+        Ty::Bool,
+        None,
+        Some("--dry-run"),
+        No,
+        "plan only: no lock, nothing written",
+    ),
+    key(
+        "tag",
+        Ty::Str,
+        None,
+        Some("--tag"),
+        No,
+        "release tag recorded with each script",
+    ),
+    key(
+        "environment",
+        Ty::Str,
+        Some("CASSACHANGE_ENV"),
+        None,
+        No,
+        "the notifications' `environment`",
+    ),
+    key(
+        "checksum_drift",
+        Ty::DriftPolicy,
+        None,
+        None,
+        No,
+        "an applied script whose file changed: `warn` or `error`",
+    ),
+    key(
+        "target",
+        Ty::Target,
+        Some("CASSACHANGE_TARGET"),
+        Some("--target"),
+        No,
+        "what `validate` checks for: `cassandra`, `cassandra-4` or `astra`",
+    ),
     key(
         "history_consistency",
         Ty::Consistency,
         Some("CASSACHANGE_HISTORY_CONSISTENCY"),
+        None,
+        No,
+        "`quorum` (default), `each_quorum` or `local_quorum`",
     ),
-    key("lock_ttl", Ty::LockTtl, Some("CASSACHANGE_LOCK_TTL")),
-    key("lock_wait", Ty::Duration, Some("CASSACHANGE_LOCK_WAIT")),
-    key("notifications", Ty::Notifications, None),
-    key("secrets_provider", Ty::Provider, None),
-    key("secrets", Ty::Secrets, None),
-    key("default_profile", Ty::Str, None),
-    key("profiles", Ty::Profiles, None),
+    key(
+        "lock_ttl",
+        Ty::LockTtl,
+        Some("CASSACHANGE_LOCK_TTL"),
+        None,
+        No,
+        "seconds the deploy lock lives without renewal (1800)",
+    ),
+    key(
+        "lock_wait",
+        Ty::Duration,
+        Some("CASSACHANGE_LOCK_WAIT"),
+        Some("--lock-wait"),
+        No,
+        "how long to wait for a held lock (`30s`, `5m`; 0)",
+    ),
+    key(
+        "notifications",
+        Ty::Notifications,
+        None,
+        None,
+        No,
+        "Slack / Teams / webhook channels and `on_events`",
+    ),
+    key(
+        "secrets_provider",
+        Ty::Provider,
+        None,
+        None,
+        No,
+        "`vault`, `ssm`, `asm` or `azure-keyvault` (enterprise)",
+    ),
+    key(
+        "secrets",
+        Ty::Secrets,
+        None,
+        None,
+        No,
+        "key → secret URI (enterprise)",
+    ),
+    key(
+        "default_profile",
+        Ty::Str,
+        None,
+        None,
+        No,
+        "the profile used without `--profile`",
+    ),
+    key(
+        "profiles",
+        Ty::Profiles,
+        None,
+        None,
+        No,
+        "named overrides, deep-merged over the base",
+    ),
 ];
 
 /// Keys a profile may not hold.
 pub(crate) const BASE_ONLY: &[&str] = &["profiles", "default_profile"];
 
 /// Keys a `secrets` block may fill from a secret manager.
-pub(crate) const SECRET_TARGETS: &[&str] = &[
-    "username",
-    "password",
-    "astra_token",
-    "secure_connect_bundle",
-    "ssl_cafile",
-    "ssl_certfile",
-    "ssl_keyfile",
-    "hosts",
-    "keyspace",
-    "history_keyspace",
-];
+pub fn secret_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter()
+        .filter(|k| k.secret != SecretKind::No)
+        .map(|k| k.name)
+}
+
+/// True when `key`'s secret is a file's content in base64 (a file secret).
+pub fn is_file_secret(key: &str) -> bool {
+    spec(key).is_some_and(|k| k.secret == SecretKind::File)
+}
+
+/// The flag that sets `key` on the command line.
+pub fn flag_of(key: &str) -> Option<&'static str> {
+    spec(key).and_then(|k| k.flag)
+}
+
+/// The README's key list, generated from [`KEYS`] (a test keeps the README equal to it).
+pub fn keys_markdown() -> String {
+    let mut out = String::from(
+        "| key | environment variable | flag | from a secret | meaning |\n|---|---|---|---|---|\n",
+    );
+    let code = |v: Option<&str>| v.map_or_else(|| "—".to_string(), |v| format!("`{v}`"));
+    for k in KEYS {
+        let secret = match k.secret {
+            SecretKind::No => "—",
+            SecretKind::Text => "text",
+            SecretKind::File => "file (base64)",
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {secret} | {} |",
+            k.name,
+            code(k.env),
+            code(k.flag),
+            k.doc
+        );
+    }
+    out
+}
 
 /// The channel a `secrets` key `notifications.channels[N].webhook_url` fills (a
 /// webhook URL is a credential too).
@@ -129,14 +391,6 @@ pub fn channel_secret_index(key: &str) -> Option<usize> {
         .parse()
         .ok()
 }
-
-/// Keys of `secrets` whose value is a file's content in base64 (file secrets).
-pub const FILE_SECRET_KEYS: &[&str] = &[
-    "secure_connect_bundle",
-    "ssl_cafile",
-    "ssl_certfile",
-    "ssl_keyfile",
-];
 
 /// Events a notification may be sent for.
 pub(crate) const EVENTS: &[&str] = &[
@@ -162,7 +416,7 @@ const CHANNEL_KEYS: &[&str] = &[
 const CHANNEL_TYPES: &[&str] = &["slack", "teams", "webhook"];
 
 /// Looks a key up.
-pub(crate) fn spec(name: &str) -> Option<&'static KeySpec> {
+pub fn spec(name: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.name == name)
 }
 
@@ -506,8 +760,8 @@ pub(crate) fn check_config_map(path: &str, v: &Value, in_profile: bool, out: &mu
 fn check_secrets(path: &str, v: &Value, out: &mut Vec<Problem>) {
     for (k, val) in entries(path, v, out) {
         let p = join(path, &k);
-        if !SECRET_TARGETS.contains(&k.as_str()) && channel_secret_index(&k).is_none() {
-            let mut known = SECRET_TARGETS.to_vec();
+        if !secret_keys().any(|s| s == k) && channel_secret_index(&k).is_none() {
+            let mut known: Vec<&str> = secret_keys().collect();
             known.push("notifications.channels[N].webhook_url");
             out.push(unknown_key(path, &k, &known));
         } else if !matches!(val, Value::String(s) if s.contains("://")) {

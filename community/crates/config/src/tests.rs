@@ -320,3 +320,49 @@ fn a_profiles_secrets_merge_over_the_base_key_by_key_like_the_original() {
          scheme that contradicts the provider)"
     );
 }
+
+/// The README's list of keys is generated from the one key table: a key, an
+/// environment variable, a flag or a secret kind cannot be documented differently
+/// from what the code does.
+#[test]
+fn the_readme_key_list_is_the_key_table() {
+    let readme = include_str!("../../../../README.md");
+    let begin = "<!-- keys:begin (generated from the key table; see config's tests) -->\n";
+    let end = "<!-- keys:end -->";
+    let from = readme.find(begin).expect("the README has the key list") + begin.len();
+    let to = readme[from..].find(end).expect("the key list ends") + from;
+    assert_eq!(
+        &readme[from..to],
+        crate::keys_markdown(),
+        "regenerate the README's key list from config's KEYS (keys_markdown)"
+    );
+}
+
+#[test]
+fn secret_keys_come_from_the_table() {
+    let text: Vec<&str> = crate::secret_keys().collect();
+    assert_eq!(
+        text,
+        [
+            "hosts",
+            "username",
+            "password",
+            "astra_token",
+            "secure_connect_bundle",
+            "ssl_cafile",
+            "ssl_certfile",
+            "ssl_keyfile",
+            "keyspace",
+            "history_keyspace"
+        ]
+    );
+    for k in [
+        "secure_connect_bundle",
+        "ssl_cafile",
+        "ssl_certfile",
+        "ssl_keyfile",
+    ] {
+        assert!(crate::is_file_secret(k), "{k}");
+    }
+    assert!(!crate::is_file_secret("password"));
+}
