@@ -51,6 +51,9 @@ pub(crate) struct Sinks<'a> {
     closing_audited: bool,
     /// Scripts `repair` marked for retry: (keyspace, script).
     repaired: Vec<(String, String)>,
+    /// The current keyspace's skipped scripts, by reason: audited as one SCRIPT_SKIP
+    /// row per keyspace when the run is done with it.
+    skips: std::collections::BTreeMap<String, usize>,
 }
 
 /// The audit events that start and end a run of `kind` (repair has none: its REPAIR
@@ -105,6 +108,7 @@ impl<'a> Sinks<'a> {
             release: Release::NotTaken,
             closing_audited: true,
             repaired: Vec::new(),
+            skips: std::collections::BTreeMap::new(),
         }
     }
 
@@ -338,7 +342,7 @@ impl RunObserver for Sinks<'_> {
                     outln!("[SKIP]    {:<44} {text}", script.filename);
                 }
                 self.step(keyspace, script, "skip", &text, None, None);
-                self.audit_script(EventType::ScriptSkip, text, keyspace, &script.filename, "")?;
+                *self.skips.entry(text).or_default() += 1;
             }
             RunEvent::Blocked {
                 keyspace,
@@ -483,6 +487,20 @@ impl RunObserver for Sinks<'_> {
                 errors,
                 stopped,
             } => {
+                // One row for what was skipped, not one per script: a no-op deploy of
+                // 200 keyspaces of 100 scripts is 200 rows, not 20,000.
+                let skips = std::mem::take(&mut self.skips);
+                if !skips.is_empty() {
+                    let n: usize = skips.values().sum();
+                    let by: Vec<String> = skips.iter().map(|(r, c)| format!("{r}: {c}")).collect();
+                    self.audit_script(
+                        EventType::ScriptSkip,
+                        format!("{n} script(s) skipped ({})", by.join(", ")),
+                        keyspace,
+                        "",
+                        "",
+                    )?;
+                }
                 let ok = *errors == 0 && !stopped;
                 let line = if self.kind == RunKind::Rollback {
                     format!(

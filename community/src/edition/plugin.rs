@@ -525,7 +525,10 @@ impl Edition for PluginEdition {
             [] => String::new(),
         };
         let host = self.host();
-        off_runtime(|| self.plugin.record_audit_batch(&host, records)).map_err(|e| {
+        let (n, started) = (records.len(), std::time::Instant::now());
+        let written = off_runtime(|| self.plugin.record_audit_batch(&host, records));
+        tracing::debug!("audit: {n} event(s) written in {:?}", started.elapsed());
+        written.map_err(|e| {
             UserError::failure(format!("the audit log write failed ({what}): {e}"))
                 .hint("the run stopped here, before its next step; what already ran is recorded in change_history")
                 .hint("fix the audit log's keyspace or permissions, then run the command again")
