@@ -220,6 +220,20 @@ impl Instance {
         self.statement_rows(scylla::statement::Statement::new(cql))
     }
 
+    /// The value of the counter column `n` in row `k = 1` of `keyspace.table` (0 before
+    /// the table or the row exists): tests count how often a statement that is not safe
+    /// to repeat ran.
+    pub fn counter(&self, keyspace: &str, table: &str) -> i64 {
+        self.try_rows(&format!("SELECT n FROM {keyspace}.{table} WHERE k = 1"))
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.into_iter().next().flatten())
+            .map_or(0, |v| match v {
+                CqlValue::Counter(c) => c.0,
+                other => panic!("{keyspace}.{table}.n is not a counter: {other:?}"),
+            })
+    }
+
     fn statement_rows(
         &self,
         st: scylla::statement::Statement,

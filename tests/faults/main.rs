@@ -482,15 +482,7 @@ fn signal_project(label: &str) -> DbProject {
 
 /// The counter of script V`i` (0 before it ran).
 fn counter(p: &DbProject, i: usize) -> i64 {
-    plain()
-        .try_rows(&format!("SELECT n FROM {}.g{i} WHERE k = 1", p.ks()))
-        .ok()
-        .and_then(|rows| rows.into_iter().next())
-        .and_then(|row| row.into_iter().next().flatten())
-        .map_or(0, |v| match v {
-            CqlValue::Counter(c) => c.0,
-            _ => -1,
-        })
+    plain().counter(p.ks(), &format!("g{i}"))
 }
 
 /// The tool's lines up to the `k`-th (of its stdout), read as they come; `None` once

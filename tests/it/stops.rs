@@ -27,15 +27,7 @@ fn counter_script(alters: usize) -> String {
 
 /// The counter's value (0 before the table exists or the row is written).
 fn counter(p: &DbProject) -> i64 {
-    plain()
-        .try_rows(&format!("SELECT n FROM {}.c WHERE k = 1", p.ks()))
-        .ok()
-        .and_then(|rows| rows.into_iter().next())
-        .and_then(|row| row.into_iter().next().flatten())
-        .map_or(0, |v| match v {
-            scylla::value::CqlValue::Counter(c) => c.0,
-            other => panic!("unexpected counter value {other:?}"),
-        })
+    plain().counter(p.ks(), "c")
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -145,7 +145,7 @@ impl HistoryTable {
         };
         for col in ["tag", "run_id"] {
             if !cols.iter().any(|c| c == col) {
-                self.add_column(col).await?;
+                self.add_text_column(&self.table, col).await?;
             }
         }
         Ok(())
@@ -183,7 +183,7 @@ impl HistoryTable {
     async fn ensure_intent_table(&self) -> Result<(), DbError> {
         match self.intent_columns().await? {
             Some(true) => return Ok(()),
-            Some(false) => self.add_intent_detail().await?,
+            Some(false) => self.add_text_column(INTENT_TABLE, "detail").await?,
             None => {
                 let intent = format!(
                     "CREATE TABLE IF NOT EXISTS {} (history_table text, keyspace_name text, \
@@ -203,29 +203,13 @@ impl HistoryTable {
                     .await?;
                 // A table an earlier build created at the same moment lacks `detail`.
                 if self.intent_columns().await? == Some(false) {
-                    self.add_intent_detail().await?;
+                    self.add_text_column(INTENT_TABLE, "detail").await?;
                 }
             }
         }
         self.intent_ready
             .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
-    }
-
-    /// `ALTER TABLE cassachange_intent ADD detail text`; another run adding it at the
-    /// same moment is fine.
-    async fn add_intent_detail(&self) -> Result<(), DbError> {
-        let alter = format!("ALTER TABLE {} ADD detail text", self.intent_name());
-        let what = format!("adding column detail to {}", self.intent_name());
-        match self
-            .db
-            .run_script_statement(&what, &alter, false, None)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(_) if self.intent_columns().await? == Some(true) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// Whether `cassachange_intent` exists (`None`: no) and has its `detail` column:
@@ -356,10 +340,12 @@ impl HistoryTable {
         }
     }
 
-    /// `ALTER TABLE … ADD col text`; another run adding it at the same moment is fine.
-    async fn add_column(&self, col: &str) -> Result<(), DbError> {
-        let alter = format!("ALTER TABLE {} ADD {col} text", self.name());
-        let what = format!("adding column {col} to {}", self.name());
+    /// `ALTER TABLE <table> ADD col text` in the history keyspace; another run adding it
+    /// at the same moment is fine.
+    async fn add_text_column(&self, table: &str, col: &str) -> Result<(), DbError> {
+        let name = format!("{}.{table}", self.keyspace);
+        let alter = format!("ALTER TABLE {name} ADD {col} text");
+        let what = format!("adding column {col} to {name}");
         match self
             .db
             .run_script_statement(&what, &alter, false, None)
@@ -368,7 +354,8 @@ impl HistoryTable {
             Ok(()) => Ok(()),
             Err(e) => {
                 let added = self
-                    .columns()
+                    .db
+                    .table_columns(&self.keyspace, table)
                     .await?
                     .is_some_and(|cols| cols.iter().any(|c| c == col));
                 if added {

@@ -141,6 +141,21 @@ impl HistoryStore for FakeHistory {
     }
 }
 
+/// A script named `name` with `body`, as discovery would make it.
+pub(crate) fn script(name: &str, body: &str) -> crate::scripts::Script {
+    let n = crate::scripts::parse_name(name).unwrap();
+    crate::scripts::Script {
+        filename: name.into(),
+        path: name.into(),
+        relative_path: name.into(),
+        kind: n.kind,
+        version: n.version,
+        description: n.description,
+        content: body.into(),
+        checksum: crate::scripts::checksum(body),
+    }
+}
+
 /// A lock store that grants and renews, until it is told the lock was lost (taken by
 /// another run, or force-released).
 #[derive(Default)]

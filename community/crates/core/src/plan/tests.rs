@@ -2,22 +2,8 @@
 
 use super::*;
 use crate::history::state::HistoryRow;
-use crate::scripts::{checksum, parse_name};
-use std::path::PathBuf;
-
-fn script(name: &str, body: &str) -> Script {
-    let n = parse_name(name).unwrap();
-    Script {
-        filename: name.into(),
-        path: PathBuf::from(name),
-        relative_path: name.into(),
-        kind: n.kind,
-        version: n.version,
-        description: n.description,
-        content: body.into(),
-        checksum: checksum(body),
-    }
-}
+use crate::scripts::checksum;
+use crate::testing::script;
 
 fn row(t: i64, script: &Script, st: &str, tag: &str) -> HistoryRow {
     HistoryRow {

@@ -13,8 +13,7 @@ use super::*;
 use crate::clock::TestClock;
 use crate::history::state::KeyspaceHistory;
 use crate::plan::{self, Reason};
-use crate::scripts::{checksum, parse_name};
-use crate::testing::{FakeHistory, SimpleLock};
+use crate::testing::{script, FakeHistory, SimpleLock};
 
 /// What the fake session does at one statement (counted from 1 over the whole run).
 enum Hook {
@@ -136,18 +135,10 @@ fn body(unsafe_: bool) -> &'static str {
     }
 }
 
-fn script(name: &str, body: &str) -> Script {
-    let n = parse_name(name).unwrap();
-    Script {
-        filename: name.into(),
-        path: name.into(),
-        relative_path: name.into(),
-        kind: n.kind,
-        version: n.version,
-        description: n.description,
-        content: body.into(),
-        checksum: checksum(body),
-    }
+/// Whether a run writes an intent before the script: it has a statement that is not
+/// safe to repeat, or it is an undo script. A run that dies inside leaves it blocked.
+fn has_intent(name: &str, unsafe_: bool) -> bool {
+    unsafe_ || name.starts_with('U')
 }
 
 /// The four script kinds, named so a plan treats them as pending.
@@ -296,7 +287,7 @@ async fn completing_records_success_and_closes_the_intent() {
             // An intent was written first exactly when the script is not safe to
             // repeat, or undoes.
             let wrote_intent = b.history.intents.lock().unwrap().len() == 1;
-            assert_eq!(wrote_intent, unsafe_ || name.starts_with('U'), "{name}");
+            assert_eq!(wrote_intent, has_intent(name, unsafe_), "{name}");
             assert!(b.released());
             assert_eq!(b.session.applied().len(), 3);
         }
@@ -435,7 +426,7 @@ async fn a_killed_run_leaves_scripts_with_an_intent_blocked() {
                 let case = format!("{name} unsafe={unsafe_} killed at {at}");
                 assert!(b.history.summary().is_empty(), "{case}");
                 assert!(!b.released(), "{case}: the lock is left to expire");
-                let expect = if unsafe_ || name.starts_with('U') {
+                let expect = if has_intent(name, unsafe_) {
                     "blocked"
                 } else {
                     "run"
@@ -484,7 +475,7 @@ async fn a_lease_lost_inside_a_script_runs_and_records_nothing_more() {
                 assert_eq!(e.kind, ErrorKind::Failure, "{case}");
                 assert!(b.history.summary().is_empty(), "{case}: nothing recorded");
                 assert!(!b.released(), "{case}: not ours to release");
-                let expect = if unsafe_ || name.starts_with('U') {
+                let expect = if has_intent(name, unsafe_) {
                     "blocked"
                 } else {
                     "run"
