@@ -15,7 +15,8 @@ pub trait LeaseClock: Send + Sync + std::fmt::Debug + 'static {
 
 /// The operating system's clocks: `CLOCK_BOOTTIME` on Linux and Android (counts
 /// suspend), `CLOCK_MONOTONIC` elsewhere on Unix (on macOS it counts sleep too), and
-/// the performance counter behind `Instant` on Windows.
+/// the performance counter behind `Instant` on Windows. The lease also checks the wall
+/// clock, which catches a suspend where the monotonic clock stops during it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
