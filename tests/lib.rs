@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod astra;
 pub mod aws;
 pub mod azure;
+pub mod certs;
 pub mod db;
 pub mod leaks;
 pub mod process;

@@ -121,7 +121,7 @@ fn every_astra_failure_is_one_clear_line() {
         (
             "otherca",
             None,
-            "the bundle's CA did not sign its certificate",
+            "the bundle's CA did not sign the service's certificate",
         ),
         (
             "noproxy",

@@ -37,5 +37,6 @@ mod secrets_leak;
 mod secrets_vault;
 mod smoke;
 mod stops;
+mod tls;
 mod validate;
 mod workflow;

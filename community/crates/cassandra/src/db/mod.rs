@@ -7,7 +7,8 @@
 
 mod astra;
 mod sticky;
-mod tls;
+pub(crate) mod tls;
+mod x509;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -161,6 +162,7 @@ impl Db {
             );
         let mut routing: Arc<dyn scylla::policies::load_balancing::LoadBalancingPolicy> =
             DefaultPolicy::builder().build();
+        let mut tls_config: Option<(String, Arc<rustls::ClientConfig>)> = None;
         let (contact, astra) = match (&settings.secure_connect_bundle, &settings.astra_token) {
             (Some(bundle), Some(token)) => {
                 let a = astra::prepare(bundle)
@@ -245,15 +247,30 @@ impl Db {
                     builder = builder.user(user, pass.expose());
                 }
                 if settings.tls.enabled {
-                    let config = tls::client_config(&settings.tls).map_err(DbError::Tls)?;
-                    builder = builder.tls_context(Some(Arc::new(config)));
+                    let config = Arc::new(tls::client_config(&settings.tls).map_err(DbError::Tls)?);
+                    builder = builder.tls_context(Some(config.clone()));
+                    tls_config = Some((contacts[0].clone(), config));
                 }
                 (contacts.join(", "), None)
             }
         };
         let session = match tokio::time::timeout(CONNECT_TIMEOUT, builder.build()).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(connect_error(&contact, &e.to_string(), settings)),
+            Ok(Err(e)) => {
+                // With TLS, say what TLS found, from a handshake of our own.
+                if let Some((first, config)) = tls_config {
+                    if let Some((reason, hint)) =
+                        tls::explain(&first, config, &settings.tls).await
+                    {
+                        return Err(DbError::Connect {
+                            contact,
+                            reason,
+                            hint,
+                        });
+                    }
+                }
+                return Err(connect_error(&contact, &e.to_string(), settings));
+            }
             Err(_) => {
                 return Err(DbError::Connect {
                     contact,

@@ -20,6 +20,7 @@ pub(crate) use bundle::{read as read_bundle, Bundle};
 pub(crate) use proxy::{Proxy, Translator};
 
 use crate::config::{Material, Secret};
+use crate::db::tls;
 
 /// What the metadata service answers.
 #[derive(Debug, Clone)]
@@ -90,28 +91,32 @@ async fn metadata(bundle: &Bundle) -> Result<Metadata, String> {
         "https://{}:{}/metadata",
         bundle.config.host, bundle.config.port
     );
-    let mut identity = bundle.cert.clone();
-    identity.push(b'\n');
-    identity.extend_from_slice(&bundle.key);
+    // The bundle's mutual TLS as the SNI proxy uses it (its certificate may be X.509 v1,
+    // which reqwest's own identity loading refuses), checked against the service's name.
+    let name = ServerName::try_from(bundle.config.host.clone()).map_err(|_| {
+        format!(
+            "the bundle's config.json names the host '{}', which is not a host name",
+            bundle.config.host
+        )
+    })?;
     let client = reqwest::Client::builder()
-        .tls_certs_only(
-            reqwest::Certificate::from_pem_bundle(&bundle.ca)
-                .map_err(|e| format!("the bundle's ca.crt is not a PEM certificate ({e})"))?,
-        )
-        .identity(
-            reqwest::Identity::from_pem(&identity)
-                .map_err(|e| format!("the bundle's cert and key are not usable ({e})"))?,
-        )
+        .tls_backend_preconfigured(proxy::tls_config(bundle, name)?)
         .timeout(Duration::from_secs(15))
         .build()
         .map_err(|e| format!("cannot set up HTTPS for the AstraDB metadata service ({e})"))?;
     let at = format!("the AstraDB metadata service at {url}");
     let response = client.get(&url).send().await.map_err(|e| {
         let cause = innermost(&e);
-        let hint = if cause.to_ascii_lowercase().contains("certificate") {
-            "the bundle's CA did not sign its certificate: download the bundle again"
-        } else {
-            "check the network; a hibernated database wakes up from the Astra console"
+        // Decided on rustls's typed error, found in the chain of causes.
+        let hint = match tls::rustls_cause(&e) {
+            Some(rustls::Error::InvalidCertificate(_)) => {
+                "the bundle's CA did not sign the service's certificate: download the bundle again"
+            }
+            Some(rustls::Error::AlertReceived(_)) => {
+                "the service refused the bundle's client certificate: download the bundle \
+                 again (a bundle of another database, or an old one, is refused)"
+            }
+            _ => "check the network; a hibernated database wakes up from the Astra console",
         };
         format!("cannot reach {at}: {cause}; {hint}")
     })?;

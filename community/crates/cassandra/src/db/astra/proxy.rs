@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use scylla::errors::TranslationError;
 use scylla::policies::address_translator::{AddressTranslator, UntranslatedPeer};
@@ -23,6 +23,7 @@ use tokio_rustls::TlsConnector;
 use uuid::Uuid;
 
 use super::bundle::Bundle;
+use crate::db::tls;
 
 /// The TLS configuration for the bundle's mutual TLS: its CA as the only root, its
 /// client certificate and key; the server's name is checked against `name` (the
@@ -42,19 +43,24 @@ pub(crate) fn tls_config(
     if roots.is_empty() {
         return Err("the bundle's ca.crt holds no certificate".into());
     }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bundle.cert)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("the bundle's cert is not a PEM certificate ({e})"))?;
-    let key = PrivateKeyDer::from_pem_slice(&bundle.key)
-        .map_err(|e| format!("the bundle's key is not a PEM private key ({e})"))?;
-    let inner = WebPkiServerVerifier::builder(Arc::new(roots))
+    let provider = tls::provider();
+    let identity = tls::client_identity(
+        &bundle.cert,
+        "the bundle's cert",
+        &bundle.key,
+        "the bundle's key",
+        &provider,
+        tls::now_secs(),
+    )?;
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| format!("the bundle's CA is not usable ({e})"))?;
-    ClientConfig::builder()
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(NamedVerifier { inner, name }))
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| format!("the bundle's key does not fit its cert ({e})"))
+        .with_client_cert_resolver(tls::present(identity)))
 }
 
 /// Checks the server's chain against the bundle's CA and its name against the proxy's

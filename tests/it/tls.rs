@@ -1,0 +1,165 @@
+//! TLS as operators make it, against the secure node (mutual TLS required): client
+//! certificates in every usual recipe, ours beside the Python `cassachange` 1.0.0 (its
+//! TLS is OpenSSL's) — ours connects exactly where it does, and every refusal is one
+//! line that names the file and what was found.
+
+use cassachange_tests::certs::client_recipes;
+use cassachange_tests::db::secure;
+use cassachange_tests::Project;
+
+#[test]
+fn client_certificates_connect_exactly_where_the_python_tool_connects() {
+    let s = secure();
+    let ca = s.ca.clone().expect("the secure node's CA");
+    let ca_dir = ca.parent().expect("certs dir").to_path_buf();
+    let made = tempfile::tempdir().expect("tmp");
+    let recipes = client_recipes(&ca_dir, made.path());
+    let ks = s.keyspace("tlsm");
+    let hist = s.keyspace("tlsmh");
+    let mut table = Vec::new();
+    for r in &recipes {
+        let p = Project::new();
+        p.write(
+            "cassachange.yml",
+            format!(
+                "{}keyspace: {}\nhistory_keyspace: {}\nssl: true\nssl_cafile: {}\n\
+                 ssl_certfile: {}\nssl_keyfile: {}\n",
+                s.yaml(),
+                ks.name,
+                hist.name,
+                ca.display(),
+                r.cert.display(),
+                r.key.display()
+            ),
+        );
+        p.write(
+            "migrations/V1__t.cql",
+            "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+        );
+        let ours = p.run(&["status"]);
+        let py = p.run_python(&["status"]);
+        let (o, y) = (ours.code == 0, py.code == 0);
+        table.push(format!(
+            "{:<45} ours {:<9} python {:<9} {}",
+            r.name,
+            if o { "connects" } else { "refuses" },
+            if y { "connects" } else { "refuses" },
+            if o {
+                ""
+            } else {
+                ours.stderr.lines().next().unwrap_or_default()
+            }
+        ));
+        assert_eq!(
+            o,
+            y,
+            "{}: ours {} / Python {}:\n{}\n--- python ---\n{}",
+            r.name,
+            ours.code,
+            py.code,
+            ours.all(),
+            py.all()
+        );
+        if !o {
+            // One line that says what is wrong; never the driver's "builder error".
+            let first = ours.stderr.lines().next().unwrap_or_default();
+            assert!(first.starts_with("error: "), "{}: {}", r.name, ours.stderr);
+            assert!(!ours.stderr.contains("builder error"), "{}", ours.stderr);
+        }
+    }
+    eprintln!("client certificate matrix:\n{}", table.join("\n"));
+    let connects: Vec<bool> = table.iter().map(|l| l.contains("ours connects")).collect();
+    assert_eq!(
+        connects,
+        [true, true, true, true, true, true, false, false, false],
+        "{table:#?}"
+    );
+    // Each refusal says what was found, naming the file.
+    assert!(
+        table[6].contains("expired.pem': the certificate expired on"),
+        "{}",
+        table[6]
+    );
+    assert!(
+        table[7].contains("refused the client certificate in ssl_certfile")
+            && table[7].contains("foreign.pem"),
+        "{}",
+        table[7]
+    );
+    assert!(
+        table[8].contains("v1.key' does not belong to the certificate in ssl_certfile"),
+        "{}",
+        table[8]
+    );
+}
+
+/// The same recipes in AstraDB secure connect bundles (the stand-in's metadata service
+/// and SNI proxy require the bundle's client certificate): the metadata request, the
+/// proxy's TLS and the login all take what OpenSSL takes, and a bundle whose certificate
+/// is expired, foreign or not its key's is refused in one line that says so.
+#[test]
+fn astra_bundles_made_with_each_client_certificate() {
+    let a = cassachange_tests::astra::astra();
+    let s = secure();
+    let ca_dir =
+        s.ca.as_ref()
+            .and_then(|c| c.parent())
+            .expect("certs dir")
+            .to_path_buf();
+    let made = tempfile::tempdir().expect("tmp");
+    let recipes = client_recipes(&ca_dir, made.path());
+    let mut table = Vec::new();
+    for (i, r) in recipes.iter().enumerate() {
+        let p = cassachange_tests::astra::AstraProject::new(a, &format!("tlsa{i}"), "ok", "");
+        p.script(
+            "V1__t.cql",
+            "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+        );
+        // The stand-in's good bundle with this recipe's certificate and key inside.
+        let zip = made.path().join(format!("bundle-{i}.zip"));
+        let out = p.project.python(
+            "import sys, zipfile\n\
+             src, dst, cert, key = sys.argv[1:5]\n\
+             with zipfile.ZipFile(src) as z, zipfile.ZipFile(dst, 'w') as o:\n\
+             \x20   for n in z.namelist():\n\
+             \x20       if n not in ('cert', 'key'):\n\
+             \x20           o.writestr(n, z.read(n))\n\
+             \x20   o.write(cert, 'cert')\n\
+             \x20   o.write(key, 'key')\n",
+            &[
+                &a.bundle("ok").display().to_string(),
+                &zip.display().to_string(),
+                &r.cert.display().to_string(),
+                &r.key.display().to_string(),
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.all());
+        let out = p.project.run_with(
+            &["status"],
+            &[("ASTRA_SECURE_CONNECT_BUNDLE", &zip.display().to_string())],
+        );
+        let first = out.stderr.lines().next().unwrap_or_default().to_string();
+        table.push(format!(
+            "{:<45} {}",
+            r.name,
+            if out.code == 0 { "connects" } else { &first }
+        ));
+        if out.code != 0 {
+            assert!(first.starts_with("error: "), "{}: {}", r.name, out.stderr);
+            assert!(!out.stderr.contains("builder error"), "{}", out.stderr);
+        }
+    }
+    eprintln!("AstraDB bundle matrix:\n{}", table.join("\n"));
+    let connects: Vec<bool> = table.iter().map(|l| l.ends_with("connects")).collect();
+    assert_eq!(
+        connects,
+        [true, true, true, true, true, true, false, false, false],
+        "{table:#?}"
+    );
+    assert!(table[6].contains("expired"), "{}", table[6]);
+    assert!(
+        table[8].contains("does not belong to the certificate"),
+        "{}",
+        table[8]
+    );
+}
