@@ -174,6 +174,12 @@ pub fn secure() -> &'static Instance {
     I.get_or_init(|| start_and_describe("secure"))
 }
 
+/// The `tlsv1` instance: TLS whose server certificate is X.509 v1 (no subjectAltName).
+pub fn tls_v1() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| start_and_describe("tlsv1"))
+}
+
 /// The 3-node `cluster` instance, like `secure` (auth, mutual TLS).
 pub fn cluster() -> &'static Instance {
     static I: OnceLock<Instance> = OnceLock::new();

