@@ -272,3 +272,57 @@ fn three_nodes_each_through_its_own_forwarder() {
     let forwarders = out.stderr.matches("forwarder on 127.0.0.1:").count();
     assert!(forwarders >= 3, "one forwarder per node: {}", out.stderr);
 }
+
+/// The forwarders wrap what they accept in the bundle's client certificate: during a
+/// run, another process on the machine that connects to one gets nothing — no TLS to
+/// the proxy, no CQL — and the run says it refused it; the run's own connections work.
+#[test]
+fn a_forwarder_serves_this_run_only() {
+    use std::io::{BufRead, Read, Write};
+    let a = astra();
+    let p = AstraProject::new(a, "astraown", "ok", "");
+    p.script("V1__slow.cql", &cassachange_tests::alter_script("slow", 40));
+    let mut child = p
+        .project
+        .command(&["-v", "deploy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let port = loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap_or(0) > 0,
+            "no forwarder: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(rest) = line.split("forwarder on 127.0.0.1:").nth(1) {
+            break rest.trim().parse::<u16>().expect("port");
+        }
+    };
+    // A stranger (this test process) asks the node for OPTIONS through the forwarder.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let _ = s.write_all(&[0x04, 0, 0, 0, 0x05, 0, 0, 0, 0]);
+    let mut buf = [0u8; 9];
+    let got = s.read(&mut buf);
+    assert!(
+        matches!(got, Ok(0)) || got.is_err(),
+        "the forwarder answered a stranger: {got:?} {buf:?}"
+    );
+    let mut rest = String::new();
+    let _ = err.read_to_string(&mut rest);
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the run's own connections work: {seen}{rest}"
+    );
+    assert!(
+        rest.contains("refused a connection from 127.0.0.1:"),
+        "{seen}{rest}"
+    );
+}

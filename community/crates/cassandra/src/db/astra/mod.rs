@@ -7,6 +7,7 @@
 //! its own, hence the forwarders.
 
 mod bundle;
+mod own;
 mod proxy;
 
 use std::sync::Arc;

@@ -152,7 +152,15 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let (proxy, connector) = (self.address.clone(), self.connector.clone());
         let task = tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
+            while let Ok((inbound, peer)) = listener.accept().await {
+                // The bundle's certificate serves this process's connections only.
+                if !super::own::is_own(peer, addr) {
+                    tracing::warn!(
+                        "AstraDB forwarder {addr}: refused a connection from {peer}, which \
+                         is not this process's"
+                    );
+                    continue;
+                }
                 let (proxy, connector) = (proxy.clone(), connector.clone());
                 tokio::spawn(async move {
                     match open(&proxy, &connector, host_id).await {
