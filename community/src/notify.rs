@@ -292,6 +292,8 @@ impl Notifier {
     /// generic webhook.
     fn payload(&self, event: &Event, counts: Counts, timestamp: &str) -> Map<String, Value> {
         let mut p = Map::new();
+        // Every value through the redactor: a keyspace or tag that came from a secret
+        // manager is a secret too.
         for (k, v) in [
             ("event", event.name),
             ("run_id", &self.base.run_id),
@@ -301,11 +303,11 @@ impl Notifier {
             ("keyspace", &event.keyspace),
             ("script", &event.script),
             ("status", &event.status),
-            ("detail", &redact(&event.detail)),
+            ("detail", &event.detail),
             ("hostname", &self.base.hostname),
             ("timestamp", timestamp),
         ] {
-            p.insert(k.into(), Value::String(v.to_string()));
+            p.insert(k.into(), Value::String(redact(v).into_owned()));
         }
         p.insert("scripts_run".into(), counts.run.into());
         p.insert("scripts_skipped".into(), counts.skipped.into());

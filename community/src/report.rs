@@ -72,12 +72,27 @@ pub fn emit(status: ExitStatus, fields: Map<String, Value>) {
     if EMITTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let text = serde_json::to_string_pretty(&document(status, fields)).unwrap_or_default();
+    let text =
+        serde_json::to_string_pretty(&redacted(document(status, fields))).unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let _ = out
         .write_all(crate::redact::redact(&text).as_bytes())
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
+}
+
+/// `v` with every string and key through the redactor, before it is serialised: in JSON
+/// text a secret holding `"` or `\` is escaped, where the redactor would not find it.
+pub fn redacted(v: Value) -> Value {
+    let r = |s: &str| crate::redact::redact(s).into_owned();
+    match v {
+        Value::String(s) => Value::String(r(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(redacted).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (r(&k), redacted(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// The `error` field of a document.

@@ -487,3 +487,72 @@ fn a_refused_deploy_sends_deploy_failed_with_the_reason() {
     );
     assert_eq!(p.run(&["repair", "--release-lock"]).code, 0);
 }
+
+/// Redaction at the edges: a keyspace that comes from a secret manager is a secret in
+/// the notification payloads and the audit rows too (history must hold it: the tool
+/// reads it back); and a secret holding `"` and `\` — escaped in JSON text, where the
+/// redactor once ran — is masked in `--format json` output.
+#[test]
+fn a_keyspace_from_a_secret_and_a_secret_with_quotes_never_show() {
+    let bao = cassachange_tests::vault::openbao();
+    let role = cassachange_tests::db::secure().role("ntfks");
+    let path = cassachange_tests::vault::unique("ntfks");
+    let stub = receiver();
+    let p = cassachange_tests::SecretsProject::new(
+        "vault",
+        "ntfks",
+        &role,
+        &format!(
+            "  password: vault://secret/data/{path}/db#password\n  \
+             keyspace: vault://secret/data/{path}/db#keyspace\n"
+        ),
+        &format!(
+            "notifications:\n  on_events: [deploy_success]\n  channels:\n    - type: webhook\n      url: {}/hook\n",
+            stub.url
+        ),
+    );
+    bao.put_kv2(
+        &format!("{path}/db"),
+        &[("password", &role.password), ("keyspace", &p.ks)],
+    );
+    let mut env = bao.env_token(&bao.root_token);
+    env.push(("NO_PROXY".into(), "127.0.0.1,localhost".into()));
+    let out = p.run(&["deploy"], &env);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains(&p.ks), "{}", out.all());
+    let got = wait_for_requests(&stub, 1);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let hook = json(&got[0]);
+    assert_eq!(hook["event"], "deploy_success");
+    assert_eq!(hook["keyspace"], "***", "{hook}");
+    assert!(!got[0].body.contains(&p.ks), "{}", got[0].body);
+    let audit = cassachange_tests::db::secure().rows(&format!(
+        "SELECT keyspace_name, detail FROM {}.audit_log",
+        p.history
+    ));
+    assert!(!audit.is_empty());
+    assert!(
+        !format!("{audit:?}").contains(&p.ks),
+        "the audit rows hold the keyspace: {audit:?}"
+    );
+
+    // A host name from a secret, with a quote and a backslash in it: the connection
+    // error that names it is masked in the JSON document as in text.
+    let weird = format!("no\"such\\host-{path}");
+    bao.put_kv2(&format!("{path}/hosts"), &[("hosts", &weird)]);
+    let yaml = std::fs::read_to_string(p.project.path().join("cassachange.yml")).unwrap();
+    p.project.write(
+        "cassachange.yml",
+        yaml.replace(
+            "secrets:\n",
+            &format!("secrets:\n  hosts: vault://secret/data/{path}/hosts#hosts\n"),
+        ),
+    );
+    let out = p.run(&["--format", "json", "status"], &env);
+    assert_eq!(out.code, 2, "{}", out.all());
+    let escaped = serde_json::to_string(&weird).unwrap();
+    for shown in [weird.as_str(), escaped.trim_matches('"')] {
+        assert!(!out.all().contains(shown), "{shown}: {}", out.all());
+    }
+    assert!(out.stdout.contains("***"), "{}", out.stdout);
+}

@@ -372,7 +372,7 @@ fn plan_json(
     settings: &Settings,
     preflight: Option<&[preflight::Finding]>,
 ) -> String {
-    let doc = plan_value(plans, settings, preflight);
+    let doc = crate::report::redacted(plan_value(plans, settings, preflight));
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     crate::redact::redact(&text).into_owned()
 }

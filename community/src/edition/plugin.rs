@@ -476,18 +476,20 @@ impl Edition for PluginEdition {
             .as_ref()
             .map(|a| a.history_keyspace.clone())
             .unwrap_or_default();
-        let detail = crate::redact::redact(&event.detail);
+        // Every text through the redactor: a keyspace that came from a secret manager
+        // is a secret in the audit log too.
+        let r = |t: &str| crate::redact::redact(t).as_ref().into();
         let record = AuditRecord {
             history_keyspace: history_keyspace.into(),
             event_time_ms: audit_time(),
             run_id: event.run_id.as_str().into(),
             event_type: event.event_type.as_str().into(),
-            operator: event.operator.as_str().into(),
+            operator: r(&event.operator),
             hostname: HOSTNAME.get_or_init(crate::host::hostname).as_str().into(),
-            keyspace: event.keyspace.as_str().into(),
-            script: event.script.as_str().into(),
+            keyspace: r(&event.keyspace),
+            script: r(&event.script),
             status: event.status.as_str().into(),
-            detail: detail.as_ref().into(),
+            detail: r(&event.detail),
         };
         let held = {
             let mut pending = self

@@ -201,8 +201,9 @@ pub struct Notifications {
     pub channels: Vec<Channel>,
 }
 
-/// The fully resolved configuration of one run.
-#[derive(Debug, Clone)]
+/// The fully resolved configuration of one run. Its `Debug` output goes through the
+/// redactor: a host name, user name or keyspace can come from a secret manager.
+#[derive(Clone)]
 pub struct Settings {
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
@@ -262,6 +263,34 @@ pub struct Settings {
     /// Things worth saying about the configuration that are not errors (printed once
     /// logging is set up).
     pub warnings: Vec<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = |s: &str| redact::redact(s).into_owned();
+        let list = |v: &[String]| v.iter().map(|s| r(s)).collect::<Vec<_>>();
+        f.debug_struct("Settings")
+            .field("config_file", &self.config_file)
+            .field("profile", &self.profile)
+            .field("hosts", &list(&self.hosts))
+            .field("port", &self.port)
+            .field("username", &self.username.as_deref().map(r))
+            .field("password", &self.password)
+            .field("astra_token", &self.astra_token)
+            .field("secure_connect_bundle", &self.secure_connect_bundle)
+            .field("tls", &self.tls)
+            .field("keyspaces", &list(&self.keyspaces))
+            .field("history_keyspace", &self.history_keyspace.as_deref().map(r))
+            .field("history_table", &self.history_table)
+            .field("root_folder", &self.root_folder)
+            .field("timeout", &self.timeout)
+            .field("tag", &self.tag.as_deref().map(r))
+            .field("lock_ttl", &self.lock_ttl)
+            .field("lock_wait", &self.lock_wait)
+            .field("secrets_provider", &self.secrets_provider)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the configuration could not be built.

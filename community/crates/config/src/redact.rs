@@ -29,20 +29,27 @@ const SECRET_ENV: &[&str] = &[
 /// would make output unreadable, and a secret that short protects nothing anyway.
 pub const MIN_LEN: usize = 4;
 
-/// Registers a value to redact (values shorter than [`MIN_LEN`] are not).
+/// Registers a value to redact (values shorter than [`MIN_LEN`] are not), and its
+/// escaped form when it has one: a value holding `"`, `\` or a control character shows
+/// escaped in a driver's debug output or in JSON text (`\"`, `\\`), where the value
+/// itself would not be found.
 pub fn register(value: &str) {
     let value = value.trim_end_matches(['\r', '\n']);
     if value.chars().count() < MIN_LEN {
         return;
     }
+    let debug = format!("{value:?}");
+    let escaped = &debug[1..debug.len() - 1];
     let mut list = SECRETS
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !list.iter().any(|v| v == value) {
-        list.push(value.to_string());
-        // Longest first, so a secret that contains another is masked whole.
-        list.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in [value, escaped] {
+        if !list.iter().any(|x| x == v) {
+            list.push(v.to_string());
+        }
     }
+    // Longest first, so a secret that contains another is masked whole.
+    list.sort_by_key(|v| std::cmp::Reverse(v.len()));
 }
 
 /// Registers a file secret: its base64 form, and its decoded text when it is text
@@ -116,6 +123,16 @@ mod tests {
         register("");
         register("ab");
         assert_eq!(redact("a b ab"), "a b ab", "too short to mask");
+    }
+
+    #[test]
+    fn a_value_with_quotes_is_masked_escaped_too() {
+        register(r#"pw"with\slash"#);
+        assert_eq!(redact(r#"plain pw"with\slash"#), "plain ***");
+        assert_eq!(
+            redact(r#"debug ["pw\"with\\slash"] json {"v":"pw\"with\\slash"}"#),
+            r#"debug ["***"] json {"v":"***"}"#
+        );
     }
 
     #[test]

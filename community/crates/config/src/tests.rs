@@ -366,3 +366,17 @@ fn secret_keys_come_from_the_table() {
     }
     assert!(!crate::is_file_secret("password"));
 }
+
+/// `Settings`' Debug output goes through the redactor: a keyspace or user name that a
+/// secret manager filled is a secret.
+#[test]
+fn settings_debug_never_shows_a_secret() {
+    let c = Case::new("keyspace: app\nhistory_keyspace: hist\nusername: bob\n");
+    let mut s = c.load(None, vec![]).unwrap();
+    s.apply_secret("keyspace", "vault://kv/app#ks", "k-s3cr3t-name".into());
+    s.apply_secret("password", "vault://kv/app#pw", "pw-s3cr3t-value".into());
+    let text = format!("{s:?}");
+    assert!(!text.contains("k-s3cr3t-name"), "{text}");
+    assert!(!text.contains("pw-s3cr3t-value"), "{text}");
+    assert!(text.contains("***"), "{text}");
+}
