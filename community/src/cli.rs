@@ -99,6 +99,26 @@ pub struct ConnectionArgs {
     pub history_table: Option<String>,
 }
 
+/// The folder and the statement timeout, which the original's documentation says every
+/// command accepts; a command that runs no script or reads no folder takes them all the
+/// same (a drop-in does not refuse a flag the original's users pass everywhere).
+#[derive(Debug, Args, Default)]
+pub struct ScopeArgs {
+    /// Migration scripts folder [default: ./migrations]
+    #[arg(long, short = 'f', value_name = "DIR")]
+    pub root_folder: Option<PathBuf>,
+    /// Per-statement timeout in seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+impl ScopeArgs {
+    fn flags(&self, out: &mut Vec<Flag>) {
+        push(out, "root_folder", path(self.root_folder.as_ref()));
+        push(out, "timeout", self.timeout);
+    }
+}
+
 /// Target keyspace selection.
 #[derive(Debug, Args, Default)]
 pub struct KeyspaceArgs {
@@ -201,6 +221,9 @@ pub struct StatusArgs {
     /// Migration scripts folder, for pending and drifted scripts [default: ./migrations]
     #[arg(long, short = 'f', value_name = "DIR")]
     pub root_folder: Option<PathBuf>,
+    /// Per-statement timeout in seconds (accepted like everywhere; status runs no script)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
     /// Only rows deployed under this tag
     #[arg(long)]
     pub tag: Option<String>,
@@ -213,6 +236,8 @@ pub struct RepairArgs {
     pub conn: ConnectionArgs,
     #[command(flatten)]
     pub ks: KeyspaceArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// List FAILED scripts and the lock; change nothing
     #[arg(long)]
     pub list: bool,
@@ -232,6 +257,8 @@ pub struct BaselineArgs {
     /// Keyspace to introspect
     #[arg(long, short = 'k')]
     pub keyspace: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Output directory [default: root_folder]
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
@@ -247,6 +274,8 @@ pub struct AuditArgs {
     pub conn: ConnectionArgs,
     #[command(flatten)]
     pub ks: KeyspaceArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Only this run
     #[arg(long, value_name = "RUN_ID")]
     pub run_id: Option<String>,
@@ -322,18 +351,22 @@ impl Command {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
                 push(&mut out, "root_folder", path(a.root_folder.as_ref()));
+                push(&mut out, "timeout", a.timeout);
             }
             Command::Repair(a) => {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
+                a.scope.flags(&mut out);
             }
             Command::Baseline(a) => {
                 a.conn.flags(&mut out);
                 push(&mut out, "keyspace", a.keyspace.clone());
+                a.scope.flags(&mut out);
             }
             Command::Audit(a) => {
                 a.conn.flags(&mut out);
                 a.ks.flags(&mut out);
+                a.scope.flags(&mut out);
             }
             Command::Completions(_) | Command::Man => {}
         }

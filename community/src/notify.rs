@@ -55,6 +55,15 @@ enum Kind {
 }
 
 impl Kind {
+    /// As the spec's `[notify]` line writes it.
+    fn title(self) -> &'static str {
+        match self {
+            Kind::Slack => "Slack",
+            Kind::Teams => "Teams",
+            Kind::Webhook => "Webhook",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Slack => "slack",
@@ -364,6 +373,8 @@ impl Notifier {
                 },
                 &handle,
             );
+            // The spec's line: `[notify]  Slack → deploy_success`.
+            crate::outln!("[notify]  {} → {}", t.kind.title(), event.name);
             tracing::debug!("notification {} → {}", event.name, t.label);
         }
     }

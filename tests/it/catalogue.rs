@@ -145,7 +145,7 @@ const CASES: &[Case] = &[
     case("secrets without the plugin", concat!(base!(), "secrets:\n  password: vault://secret/x#p\n"), DEPLOY, 2, "error: Secret manager integration requires cassachange-enterprise."),
     case("secrets_provider without the plugin", concat!(base!(), "secrets_provider: vault\n"), DEPLOY, 2, "error: Secret manager integration requires cassachange-enterprise."),
     case("astra bundle missing", "secure_connect_bundle: /nonexistent.zip\nastra_token: AstraCS:x\nkeyspace: app\nhistory_keyspace: h\n", DEPLOY, 2, "error: cannot connect to Cassandra at AstraDB: secure_connect_bundle '/nonexistent.zip': cannot read it"),
-    case("astra token without bundle", "astra_token: AstraCS:x\nkeyspace: app\nhistory_keyspace: h\n", DEPLOY, 2, "error: cannot connect to Cassandra at AstraDB: astra_token is set (from cassachange.yml: astra_token) but secure_connect_bundle is not"),
+    case("astra token without bundle", "astra_token: AstraCS:x\nhosts: [127.0.0.1]\nport: 1\nkeyspace: app\nhistory_keyspace: h\n", DEPLOY, 2, "warning: astra_token is set (from cassachange.yml: astra_token) but secure_connect_bundle is not: connecting to the hosts as plain Cassandra, as the original does"),
     case("astra bundle not a zip", "secure_connect_bundle: migrations/V1__a.cql\nastra_token: AstraCS:x\nkeyspace: app\nhistory_keyspace: h\n", DEPLOY, 2, "error: cannot connect to Cassandra at AstraDB: secure_connect_bundle 'migrations/V1__a.cql'"),
     case("config not UTF-8", "", DEPLOY, 2, "error: cannot read config file 'cassachange.yml': stream did not contain valid UTF-8").raw_yml(Some(b"hosts: \xff\xfe\n")),
     case("config file named but missing", BASE, &["deploy", "-c", "nope.yml"], 2, "error: config file 'nope.yml' does not exist"),

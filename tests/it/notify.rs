@@ -420,6 +420,20 @@ fn a_webhook_url_from_vault_is_used_and_never_shown() {
     assert_eq!(json(&got[0])["event"], "deploy_success");
     assert!(!out.all().contains("V4ULT-T0KEN"), "{}", out.all());
     assert!(!out.all().contains(&role.password), "{}", out.all());
+    // The spec's lines, as its example shows them.
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l == "[secrets] resolved 2 keys via vault"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("[notify]  Webhook → deploy_success\n[lock]    released"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// A deploy refused before it runs anything is a failed deploy: the validate gate, the

@@ -43,6 +43,13 @@ pub(crate) async fn open(settings: &Settings, keyspaces: &[&str]) -> Result<Arc<
             None => e,
         })
     })?;
+    if settings.astra_token.is_some() && settings.secure_connect_bundle.is_none() {
+        crate::ui::warn(format_args!(
+            "astra_token is set (from {}) but secure_connect_bundle is not: connecting to the \
+             hosts as plain Cassandra, as the original does; the token is not used",
+            settings.origin("astra_token")
+        ));
+    }
     let db = Db::connect(settings).await.map_err(UserError::from)?;
     let existing = db.keyspaces().await.map_err(UserError::from)?;
     let missing: Vec<&str> = keyspaces

@@ -270,6 +270,22 @@ fn backend_of(uri: &str) -> &'static str {
     }
 }
 
+/// The `secrets_provider` name of a URI's scheme (`vault`, `ssm`, `asm`,
+/// `azure-keyvault`), for the `[secrets]` line.
+fn scheme_name(uri: &str) -> &'static str {
+    match uri
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("vault") => "vault",
+        Some("ssm") => "ssm",
+        Some("asm") => "asm",
+        Some("akv") => "azure-keyvault",
+        _ => "a secret manager",
+    }
+}
+
 /// The host services the plugin sees; without a session yet, CQL is refused.
 struct HostImpl(Option<Attached>);
 
@@ -425,6 +441,19 @@ impl Edition for PluginEdition {
                     .hint("nothing was connected to or changed; fix the secret or its access, then run again")
             })?;
         let warnings_before = settings.warnings.len();
+        // The spec's line: `[secrets] resolved 2 keys via azure-keyvault`.
+        let mut via: Vec<&str> = settings
+            .secrets
+            .values()
+            .map(|uri| scheme_name(uri))
+            .collect();
+        via.sort_unstable();
+        via.dedup();
+        crate::outln!(
+            "[secrets] resolved {} keys via {}",
+            resolved.len(),
+            via.join(", ")
+        );
         for (key, value) in resolved {
             let uri = settings.secrets.get(&key).cloned().unwrap_or_default();
             if is_file_secret(&key) {

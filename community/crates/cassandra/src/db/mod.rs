@@ -213,30 +213,22 @@ impl Db {
                 );
                 (contact, Some(a.proxy))
             }
-            (Some(_), None) | (None, Some(_)) => {
-                let (set, missing, how) = if settings.secure_connect_bundle.is_some() {
-                    (
-                        "secure_connect_bundle",
-                        "astra_token",
-                        "ASTRA_TOKEN, --astra-token",
-                    )
-                } else {
-                    (
-                        "astra_token",
-                        "secure_connect_bundle",
-                        "ASTRA_SECURE_CONNECT_BUNDLE, --secure-connect-bundle",
-                    )
-                };
+            (Some(_), None) => {
                 return Err(DbError::Connect {
                     contact: "AstraDB".into(),
                     reason: format!(
-                        "{set} is set (from {}) but {missing} is not: AstraDB needs both",
-                        settings.origin(set)
+                        "secure_connect_bundle is set (from {}) but astra_token is not: AstraDB \
+                         needs both",
+                        settings.origin("secure_connect_bundle")
                     ),
-                    hint: format!("set {missing} ({how}, or {missing} in cassachange.yml)"),
+                    hint: "set astra_token (ASTRA_TOKEN, --astra-token, or astra_token in \
+                           cassachange.yml)"
+                        .into(),
                 });
             }
-            (None, None) => {
+            // A token without a bundle: the original connects to the hosts as plain
+            // Cassandra and ignores the token; so does cassachange (the binary warns).
+            (None, _) => {
                 let contacts: Vec<String> = settings
                     .hosts
                     .iter()
