@@ -74,6 +74,34 @@ fn client_certificates_connect_exactly_where_the_python_tool_connects() {
         [true, true, true, true, true, true, false, false, false],
         "{table:#?}"
     );
+    // A CA file with several CAs (another one first): the node's is among them.
+    let several = made.path().join("several-cas.pem");
+    std::fs::write(
+        &several,
+        std::fs::read_to_string(made.path().join("other-ca.pem")).expect("other CA")
+            + &std::fs::read_to_string(&ca).expect("CA"),
+    )
+    .expect("write");
+    let p = Project::new();
+    p.write(
+        "cassachange.yml",
+        format!(
+            "{}keyspace: {}\nhistory_keyspace: {}\nssl: true\nssl_cafile: {}\n\
+             ssl_certfile: {}\nssl_keyfile: {}\n",
+            s.yaml(),
+            ks.name,
+            hist.name,
+            several.display(),
+            recipes[0].cert.display(),
+            recipes[0].key.display()
+        ),
+    );
+    p.write(
+        "migrations/V1__t.cql",
+        "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["status"]);
+    assert_eq!(out.code, 0, "a CA file with several CAs: {}", out.all());
     // Each refusal says what was found, naming the file.
     assert!(
         table[6].contains("expired.pem': the certificate expired on"),
@@ -237,4 +265,39 @@ fn a_node_whose_certificate_is_x509_v1() {
         "{}",
         out.stderr
     );
+}
+
+/// File secrets take the same path: a v1 client certificate and its PKCS#1 key, from
+/// Vault in base64, held in memory, connect to the mutual-TLS node.
+#[test]
+fn a_v1_client_certificate_from_vault_connects() {
+    let bao = cassachange_tests::vault::openbao();
+    let s = secure();
+    let ca = s.ca.clone().expect("CA");
+    let made = tempfile::tempdir().expect("tmp");
+    let recipes = client_recipes(ca.parent().expect("certs dir"), made.path());
+    let v1 = &recipes[1];
+    assert_eq!(v1.name, "v1 certificate, PKCS#1 key");
+    let role = s.role("tlsvault");
+    let path = cassachange_tests::vault::unique("tlsvault");
+    let b64 = |p: &std::path::Path| cassachange_tests::base64(&std::fs::read(p).expect("read"));
+    bao.put_kv2(
+        &format!("{path}/tls"),
+        &[
+            ("password", &role.password),
+            ("ca", &b64(&ca)),
+            ("cert", &b64(&v1.cert)),
+            ("key", &b64(&v1.key)),
+        ],
+    );
+    let secrets = format!(
+        "  password: vault://secret/data/{path}/tls#password\n\
+         \x20 ssl_cafile: vault://secret/data/{path}/tls#ca\n\
+         \x20 ssl_certfile: vault://secret/data/{path}/tls#cert\n\
+         \x20 ssl_keyfile: vault://secret/data/{path}/tls#key\n"
+    );
+    let p =
+        cassachange_tests::SecretsProject::new("vault", "tlsvault", &role, &secrets, "ssl: true\n");
+    let out = p.run(&["deploy"], &bao.env_token(&bao.root_token));
+    assert_eq!(out.code, 0, "{}", out.all());
 }
