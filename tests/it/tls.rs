@@ -122,9 +122,10 @@ fn client_certificates_connect_exactly_where_the_python_tool_connects() {
 }
 
 /// The same recipes in AstraDB secure connect bundles (the stand-in's metadata service
-/// and SNI proxy require the bundle's client certificate): the metadata request, the
-/// proxy's TLS and the login all take what OpenSSL takes, and a bundle whose certificate
-/// is expired, foreign or not its key's is refused in one line that says so.
+/// and SNI proxy require the bundle's client certificate), ours beside the Python tool:
+/// the metadata request, the proxy's TLS and the login take what OpenSSL takes, and a
+/// bundle whose certificate is expired, foreign or not its key's is refused by both —
+/// by ours in one line that says so.
 #[test]
 fn astra_bundles_made_with_each_client_certificate() {
     let a = cassachange_tests::astra::astra();
@@ -162,9 +163,27 @@ fn astra_bundles_made_with_each_client_certificate() {
             ],
         );
         assert_eq!(out.code, 0, "{}", out.all());
-        let out = p.project.run_with(
-            &["status"],
-            &[("ASTRA_SECURE_CONNECT_BUNDLE", &zip.display().to_string())],
+        let bundle = [("ASTRA_SECURE_CONNECT_BUNDLE", zip.display().to_string())];
+        let env: Vec<(&str, &str)> = bundle.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let out = p.project.run_with(&["status"], &env);
+        // The Python tool with the same bundle (its TLS is OpenSSL's).
+        let mut py = std::process::Command::new(cassachange_tests::python());
+        py.arg("-c")
+            .arg("import sys; from cassachange.main import main; sys.argv[0] = 'cassachange'; main()")
+            .arg("status")
+            .current_dir(p.project.path())
+            .env("ASTRA_SECURE_CONNECT_BUNDLE", &bundle[0].1)
+            .env("ASTRA_TOKEN", &a.token);
+        let py = cassachange_tests::Output::of(&mut py);
+        assert_eq!(
+            out.code == 0,
+            py.code == 0,
+            "{}: ours {} / Python {}:\n{}\n--- python ---\n{}",
+            r.name,
+            out.code,
+            py.code,
+            out.all(),
+            py.all()
         );
         let first = out.stderr.lines().next().unwrap_or_default().to_string();
         table.push(format!(
