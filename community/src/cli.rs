@@ -146,6 +146,10 @@ pub struct DeployArgs {
     /// Write the dry-run plan as JSON to FILE (implies --dry-run)
     #[arg(long, value_name = "FILE")]
     pub dry_run_output: Option<PathBuf>,
+    /// Deploy exactly the plan in FILE (written by --dry-run-output): refuse if the
+    /// scripts, the history, the cluster or the tool changed since
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "dry_run_output"])]
+    pub plan: Option<PathBuf>,
     /// Release tag stored with every script run
     #[arg(long)]
     pub tag: Option<String>,

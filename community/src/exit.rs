@@ -1,7 +1,7 @@
 //! Defines the one exit-status type of the `cassachange` binary.
 //!
-//! Every command returns one of these; the README's "Exit codes" table is generated
-//! from the same list, so scripts in CI can rely on the numbers.
+//! Every command returns one of these; the README's "Exit codes" table and `--help`
+//! describe the same list, so scripts in CI can rely on the numbers.
 
 use std::process::ExitCode;
 
@@ -11,7 +11,8 @@ pub enum ExitStatus {
     /// `0`: the command did what was asked.
     Success,
     /// `1`: the command ran but its outcome is a failure: a script failed, validation
-    /// found errors, a rollback could not complete, checksum drift under `checksum_drift: error`.
+    /// found errors, a rollback could not complete, checksum drift under `checksum_drift: error`,
+    /// `deploy --plan` with a plan that is no longer what would run.
     Failure,
     /// `2`: nothing was attempted because of a usage, configuration, connection or
     /// environment error (bad flag, unreadable config, unknown profile, missing keyspace,

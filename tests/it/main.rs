@@ -29,6 +29,7 @@ mod engine;
 mod json;
 mod notify;
 mod packaging;
+mod plan;
 mod plugin;
 mod rollback;
 mod secrets_aws;

@@ -52,6 +52,18 @@ fn the_workflow_parses_and_every_command_in_it_runs_as_written() {
     assert!(cond("rollback").contains("inputs.rollback"));
     assert!(cond("deploy").contains("!inputs.rollback"));
     assert!(wf["on"]["workflow_dispatch"]["inputs"]["rollback"]["type"] == "boolean");
+    // The deploy applies the plan the dry-run job uploaded, not a recomputed one.
+    let uses = |job: &str, action: &str| {
+        jobs[job]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+            .map(|s| s["with"]["name"].as_str().unwrap_or_default().to_string())
+    };
+    let artifact = uses("dry-run", "actions/upload-artifact").expect("the plan is uploaded");
+    assert_eq!(uses("deploy", "actions/download-artifact"), Some(artifact));
+    assert!(text.contains("--dry-run-output plan.json") && text.contains("--plan plan.json"));
     // No address is made up: the artifact location is a repository variable.
     assert!(!text.contains("github.com/") && !text.contains("releases/download"));
     assert!(text.contains("${{ vars.CASSACHANGE_ARCHIVE_URL }}"));

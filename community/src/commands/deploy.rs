@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cassachange_core::run::{self as engine, Run, RunKind};
-use serde_json::json;
 
-use super::{connect, runs};
+use super::{connect, plan_file, runs};
 use crate::check::check;
 use crate::cli::DeployArgs;
 use crate::config::{DriftPolicy, Settings};
@@ -34,6 +33,7 @@ pub(crate) async fn run(
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
     let dry_run = args.dry_run || args.dry_run_output.is_some() || settings.dry_run;
+    let saved = args.plan.as_deref().map(plan_file::read).transpose()?;
     let info = runs::info(settings, settings.tag.as_ref());
     let start = Start {
         audit: format!(
@@ -87,6 +87,25 @@ pub(crate) async fn run(
         Some(findings)
     };
 
+    // A saved plan (the document, with the cluster's name and history's fingerprints)
+    // is made for a dry run that writes one, and for a deploy held to one.
+    let cluster = if args.dry_run_output.is_some() || saved.is_some() {
+        db.cluster_name().await.map_err(UserError::from)?
+    } else {
+        String::new()
+    };
+    let plan_doc = |plans: &[KeyspacePlan<'_>]| {
+        plan_file::value(
+            plans,
+            &plan_file::Context {
+                settings,
+                cluster: &cluster,
+                rows: &rows,
+                preflight: preflight.as_deref(),
+            },
+        )
+    };
+
     if dry_run {
         let plans = plans(&found, &rows, &keyspaces);
         let drift_fatal = report_drift(&plans, settings.checksum_drift);
@@ -95,10 +114,10 @@ pub(crate) async fn run(
             print_preflight(findings);
         }
         if let Some(path) = &args.dry_run_output {
-            let text = plan_json(&plans, settings, preflight.as_deref());
+            let text = plan_file::text(plan_doc(&plans));
             let path = path.clone();
             let n = plans.iter().map(|p| p.steps.len()).sum::<usize>();
-            tokio::task::spawn_blocking(move || write_plan_json(&path, &text, n))
+            tokio::task::spawn_blocking(move || plan_file::write(&path, &text, n))
                 .await
                 .map_err(|e| UserError::error(format!("writing the plan failed: {e}")))??;
         }
@@ -115,18 +134,30 @@ pub(crate) async fn run(
                 status,
                 crate::report::fields([
                     ("dry_run", true.into()),
-                    ("plan", plan_value(&plans, settings, preflight.as_deref())),
-                    ("drift", drift_value(&plans)),
+                    ("plan", plan_doc(&plans)),
+                    ("drift", plan_file::drift_value(&plans)),
                 ]),
             );
         }
         return Ok(status);
     }
 
-    if let Some(findings) = preflight.filter(|f| !f.is_empty()) {
+    // Held to a saved plan: what would run now must be what was reviewed.
+    let expected = match (&saved, &args.plan) {
+        (Some(saved), Some(path)) => {
+            let differences =
+                plan_file::differences(saved, &plan_doc(&plans(&found, &rows, &keyspaces)));
+            if !differences.is_empty() {
+                return sinks().refuse(plan_refused(path, &differences)).await;
+            }
+            Some(plan_file::fingerprints(&rows, &keyspaces))
+        }
+        _ => None,
+    };
+    if let Some(findings) = preflight.as_deref().filter(|f| !f.is_empty()) {
         let mut sinks = sinks();
-        sinks.extra("preflight", findings_value(&findings));
-        return sinks.refuse(preflight_failed(&findings)).await;
+        sinks.extra("preflight", plan_file::findings_value(findings));
+        return sinks.refuse(preflight_failed(findings)).await;
     }
     let mut run = Run::new(
         RunKind::Deploy,
@@ -146,11 +177,56 @@ pub(crate) async fn run(
         run.begin().await
     };
     let result = match begun {
-        Ok(()) => deploy(&mut run, &found, &keyspaces, settings.checksum_drift).await,
+        // Under the lock, the history must still be the plan's.
+        Ok(()) => match expected
+            .as_ref()
+            .and_then(|e| changed_under_lock(e, run.history(), &keyspaces, args.plan.as_deref()))
+        {
+            Some(refused) => Err(refused),
+            None => deploy(&mut run, &found, &keyspaces, settings.checksum_drift).await,
+        },
         Err(e) => Err(e),
     };
     let (outcome, sinks) = run.finish(result).await;
     sinks.close(outcome).await
+}
+
+/// A deploy held to a saved plan that is not what would run now.
+fn plan_refused(path: &Path, differences: &[String]) -> UserError {
+    UserError::failure(format!(
+        "the plan in '{}' is not what a deploy would run now; nothing was deployed:\n{}",
+        path.display(),
+        differences
+            .iter()
+            .map(|d| format!("  {d}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+    .hint("make a new plan with `cassachange deploy --dry-run-output <file>`, review it, and deploy that")
+}
+
+/// The refusal when history moved between the check of the plan and the lock.
+fn changed_under_lock(
+    expected: &std::collections::BTreeMap<String, String>,
+    rows: &[HistoryRow],
+    keyspaces: &[&str],
+    path: Option<&Path>,
+) -> Option<engine::RunError> {
+    let now = plan_file::fingerprints(rows, keyspaces);
+    let moved: Vec<&str> = now
+        .iter()
+        .filter(|(ks, f)| expected.get(*ks) != Some(*f))
+        .map(|(ks, _)| ks.as_str())
+        .collect();
+    (!moved.is_empty()).then(|| {
+        engine::RunError::failure(format!(
+            "the plan in '{}' is not what a deploy would run now; nothing was deployed: the \
+             history of {} changed while the lock was taken (another deploy ran in between)",
+            path.map_or_else(String::new, |p| p.display().to_string()),
+            moved.join(", ")
+        ))
+        .hint("make a new plan with `cassachange deploy --dry-run-output <file>`, review it, and deploy that")
+    })
 }
 
 /// The plan of every keyspace, from one read of history.
@@ -185,7 +261,8 @@ where
     L: crate::history::store::LockStore,
 {
     let plans = plans(found, run.history(), keyspaces);
-    run.observer().extra("drift", drift_value(&plans));
+    run.observer()
+        .extra("drift", plan_file::drift_value(&plans));
     if report_drift(&plans, drift) {
         return Err(engine::RunError::failure(
             "checksum drift in applied versioned scripts; nothing was deployed",
@@ -365,105 +442,4 @@ fn preflight_failed(findings: &[preflight::Finding]) -> UserError {
     }
     UserError::failure(message)
         .hint("fix the scripts, or deploy with --no-preflight to run them anyway")
-}
-
-fn plan_json(
-    plans: &[KeyspacePlan<'_>],
-    settings: &Settings,
-    preflight: Option<&[preflight::Finding]>,
-) -> String {
-    let doc = crate::report::redacted(plan_value(plans, settings, preflight));
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-    crate::redact::redact(&text).into_owned()
-}
-
-/// The pre-flight findings as JSON.
-fn findings_value(findings: &[preflight::Finding]) -> serde_json::Value {
-    serde_json::Value::Array(
-        findings
-            .iter()
-            .map(|f| {
-                json!({
-                    "keyspace": f.keyspace,
-                    "script": f.file,
-                    "line": f.line,
-                    "reason": f.reason,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// Applied scripts whose files changed, as JSON.
-fn drift_value(plans: &[KeyspacePlan<'_>]) -> serde_json::Value {
-    serde_json::Value::Array(
-        plans
-            .iter()
-            .flat_map(|p| {
-                p.drift.iter().map(move |d| {
-                    json!({
-                        "keyspace": p.keyspace,
-                        "script": d.script.filename,
-                        "applied_checksum": d.applied_checksum,
-                        "file_checksum": d.script.checksum,
-                    })
-                })
-            })
-            .collect(),
-    )
-}
-
-/// The dry-run plan in the original's shape (plus `preflight`).
-fn plan_value(
-    plans: &[KeyspacePlan<'_>],
-    settings: &Settings,
-    preflight: Option<&[preflight::Finding]>,
-) -> serde_json::Value {
-    let actions: Vec<_> = plans
-        .iter()
-        .flat_map(|p| {
-            p.steps.iter().map(move |s| {
-                json!({
-                    "action": if s.reason.runs() { "run" } else { "skip" },
-                    "script": s.script.filename,
-                    "relative_path": s.script.relative_path,
-                    "version": s.script.version.as_ref().map(ToString::to_string),
-                    "type": s.script.kind.as_str(),
-                    "keyspace": p.keyspace,
-                    "checksum": s.script.checksum,
-                    "reason": s.reason.code(),
-                })
-            })
-        })
-        .collect();
-    let doc = json!({
-        "generated_at": crate::timefmt::format_ms(crate::timefmt::now_ms()).replace(' ', "T") + "Z",
-        "profile": settings.profile.clone().unwrap_or_default(),
-        "tag": settings.tag.clone().unwrap_or_default(),
-        "dry_run": true,
-        "keyspaces": settings.keyspaces,
-        "root_folder": settings.root_folder.display().to_string(),
-        "total_actions": actions.len(),
-        "actions": actions,
-    });
-    let mut doc = doc;
-    if let Some(findings) = preflight {
-        doc["preflight"] = findings_value(findings);
-    }
-    doc
-}
-
-fn write_plan_json(path: &Path, text: &str, actions: usize) -> Result<(), UserError> {
-    std::fs::write(path, text).map_err(|e| {
-        UserError::error(format!(
-            "cannot write the plan to '{}': {e}",
-            path.display()
-        ))
-        .hint("pass a writable path to --dry-run-output")
-    })?;
-    ui::note(format_args!(
-        "Dry-run plan written to {} ({actions} actions)",
-        path.display()
-    ));
-    Ok(())
 }

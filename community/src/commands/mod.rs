@@ -6,6 +6,7 @@ pub(crate) mod connect;
 mod runs;
 
 mod deploy;
+mod plan_file;
 mod repair;
 mod rollback;
 mod status;

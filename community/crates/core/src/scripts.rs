@@ -310,14 +310,18 @@ pub fn universal_newlines(text: String) -> String {
 
 /// MD5 hex digest of the UTF-8 text, as `cassachange.scripts._checksum`.
 pub fn checksum(content: &str) -> String {
+    hex(&Md5::digest(content.as_bytes()))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Md5::digest(content.as_bytes());
-    let mut hex = String::with_capacity(32);
-    for b in digest {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    hex
+    out
 }
 
 #[cfg(test)]

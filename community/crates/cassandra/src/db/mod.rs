@@ -593,6 +593,18 @@ impl Db {
             .collect())
     }
 
+    /// The cluster's name (`system.local`), which a saved plan records.
+    pub async fn cluster_name(&self) -> Result<String, DbError> {
+        let rows = self
+            .query(
+                "reading the cluster name",
+                "SELECT cluster_name FROM system.local",
+                vec![],
+            )
+            .await?;
+        Ok(rows.text(0, "cluster_name").unwrap_or_default())
+    }
+
     /// Column names of a table, or `None` when the table does not exist.
     pub async fn table_columns(
         &self,

@@ -209,6 +209,45 @@ fn apply(slot: std::collections::hash_map::Entry<'_, String, Entry>, row: &Histo
     }
 }
 
+/// A fingerprint of `keyspace`'s history: every row of it (and every open intent), in a
+/// fixed order, hashed. Two reads give the same fingerprint exactly when nothing was
+/// recorded for the keyspace in between: a saved plan carries it, and `deploy --plan`
+/// refuses when the history moved since.
+pub fn fingerprint(rows: &[HistoryRow], keyspace: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut mine: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|r| {
+            r.keyspace_name
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case(keyspace))
+        })
+        .collect();
+    mine.sort_by(|a, b| {
+        (a.installed_on, &*a.script, a.status.as_deref()).cmp(&(
+            b.installed_on,
+            &*b.script,
+            b.status.as_deref(),
+        ))
+    });
+    let mut h = Md5::new();
+    for r in mine {
+        for field in [
+            r.installed_on.to_string().as_str(),
+            &r.script,
+            r.status.as_deref().unwrap_or(""),
+            r.checksum.as_deref().unwrap_or(""),
+            r.version.as_deref().unwrap_or(""),
+            r.run_id.as_deref().unwrap_or(""),
+        ] {
+            h.update(field.as_bytes());
+            h.update([0]);
+        }
+        h.update([1]);
+    }
+    crate::scripts::hex(&h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +270,25 @@ mod tests {
             keyspace_name: Some("ks".into()),
             ..HistoryRow::default()
         }
+    }
+
+    #[test]
+    fn a_fingerprint_moves_with_any_row_of_its_keyspace_only() {
+        let rows = vec![row(1, "V1__a.cql", "versioned", Some("1"), "SUCCESS", "a")];
+        let f = fingerprint(&rows, "ks");
+        assert_eq!(f, fingerprint(&rows, "KS"), "names are case-insensitive");
+        let mut more = rows.clone();
+        let mut other = row(2, "V1__a.cql", "versioned", Some("1"), "SUCCESS", "a");
+        other.keyspace_name = Some("other".into());
+        more.push(other);
+        assert_eq!(
+            fingerprint(&more, "ks"),
+            f,
+            "another keyspace's rows do not count"
+        );
+        more.push(row(3, "V2__b.cql", "versioned", Some("2"), "FAILED", "b"));
+        assert_ne!(fingerprint(&more, "ks"), f);
+        assert_ne!(fingerprint(&[], "ks"), f);
     }
 
     #[test]
