@@ -54,6 +54,9 @@ pub enum Command {
     Repair(RepairArgs),
     /// Generate a baseline V script from a live keyspace
     Baseline(BaselineArgs),
+    /// Compare the live schema with the one the applied scripts made (exit 0 none, 1
+    /// drift, 2 cannot tell); --accept records the live schema as expected
+    Drift(DriftArgs),
     /// Show the immutable audit log (enterprise)
     Audit(AuditArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -271,6 +274,24 @@ pub struct BaselineArgs {
     pub baseline_version: String,
 }
 
+/// `drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    #[command(flatten)]
+    pub ks: KeyspaceArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Record each keyspace's live schema as the expected one (under the deploy lock;
+    /// audited with the plugin)
+    #[arg(long)]
+    pub accept: bool,
+    /// With --accept: wait up to this long for the deploy lock (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION", requires = "accept")]
+    pub lock_wait: Option<String>,
+}
+
 /// `audit`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -372,6 +393,12 @@ impl Command {
                 a.ks.flags(&mut out);
                 a.scope.flags(&mut out);
             }
+            Command::Drift(a) => {
+                a.conn.flags(&mut out);
+                a.ks.flags(&mut out);
+                a.scope.flags(&mut out);
+                push(&mut out, "lock_wait", a.lock_wait.clone());
+            }
             Command::Completions(_) | Command::Man => {}
         }
         out
@@ -384,6 +411,7 @@ impl Command {
             Command::Deploy(a) => !a.dry_run && a.dry_run_output.is_none(),
             Command::Rollback(a) => !a.dry_run,
             Command::Repair(a) => !a.list,
+            Command::Drift(a) => a.accept,
             Command::Validate(_)
             | Command::Status(_)
             | Command::Baseline(_)
@@ -403,6 +431,7 @@ impl Command {
             Command::Repair(_) => "repair",
             Command::Baseline(_) => "baseline",
             Command::Audit(_) => "audit",
+            Command::Drift(_) => "drift",
             Command::Completions(_) => "completions",
             Command::Man => "man",
         }

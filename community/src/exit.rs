@@ -12,11 +12,12 @@ pub enum ExitStatus {
     Success,
     /// `1`: the command ran but its outcome is a failure: a script failed, validation
     /// found errors, a rollback could not complete, checksum drift under `checksum_drift: error`,
-    /// `deploy --plan` with a plan that is no longer what would run.
+    /// `deploy --plan` with a plan that is no longer what would run, schema drift under
+    /// `schema_drift: error`, `drift` found drift.
     Failure,
     /// `2`: nothing was attempted because of a usage, configuration, connection or
     /// environment error (bad flag, unreadable config, unknown profile, missing keyspace,
-    /// unreachable cluster, rejected plugin).
+    /// unreachable cluster, rejected plugin); `drift` could not tell.
     Error,
     /// `3`: the deploy lock is held by another run; nothing was changed. Safe to retry.
     LockHeld,

@@ -70,7 +70,7 @@ fn audit_events(kind: RunKind) -> Option<(EventType, EventType, EventType)> {
             EventType::RollbackEnd,
             EventType::RollbackFailed,
         )),
-        RunKind::Repair => None,
+        RunKind::Repair | RunKind::Accept => None,
     }
 }
 
@@ -79,7 +79,7 @@ fn notices(kind: RunKind) -> Option<(&'static str, &'static str, &'static str)> 
     match kind {
         RunKind::Deploy => Some(("deploy_start", "deploy_success", "deploy_failed")),
         RunKind::Rollback => Some(("rollback_start", "rollback_success", "rollback_failed")),
-        RunKind::Repair => None,
+        RunKind::Repair | RunKind::Accept => None,
     }
 }
 

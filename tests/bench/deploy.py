@@ -5,7 +5,8 @@ cassachange 1.0.0, same node, same run:
 
   (a) a 100-script DDL deploy into an empty keyspace; also a bare loop running the
       same statements with the scylla driver and nothing else (our overhead);
-  (b) a no-op deploy over 20 and 200 keyspaces with 100 applied scripts each.
+  (b) a no-op deploy over 20 and 200 keyspaces with 100 applied scripts each;
+  (c) `cassachange drift` over those keyspaces.
 
 Prints wall times, peak RSS and ratios, for the community binary, the binary with the
 plugin beside it (audit log on), the Python tool and the bare loop.
@@ -212,6 +213,11 @@ def main():
             if "python" in bmed:
                 print(f"    Python / ours: {bmed['python'] / bmed['ours']:.1f}x; "
                       f"Python / with the plugin: {bmed['python'] / bmed['enterprise']:.1f}x")
+            # (c) `drift` over the same keyspaces (each recorded by the first deploy):
+            # every keyspace's live schema read and compared with its record.
+            d = {"ours": [timed([community, "drift"], root) for _ in range(args.runs)]}
+            report(f"(c) drift, {n} keyspaces, {args.runs} runs", d,
+                   [("cassachange drift", "ours")])
             for ks in kss + [hist]:
                 cql(f"DROP KEYSPACE {ks}")
     finally:

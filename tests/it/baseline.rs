@@ -183,6 +183,9 @@ fn a_baseline_re_creates_the_keyspace_exactly_and_deploys_idempotently(db: &'sta
         );
     }
     assert!(sa["views"].len() == 1 && sa["indexes"].len() == indexes && sa["functions"].len() == 3);
+    // The recorded schema is the live one: no false drift on the rich schema.
+    let out = p.run(&["drift", "--keyspace", &b.name]);
+    assert_eq!(out.code, 0, "{}", out.all());
     // Deploying it again changes nothing.
     db.exec(&format!(
         "DELETE FROM {}.change_history WHERE script = 'V1.0.0__baseline_{}.cql'",
@@ -191,6 +194,13 @@ fn a_baseline_re_creates_the_keyspace_exactly_and_deploys_idempotently(db: &'sta
     let out = p.run(&["deploy", "--keyspace", &b.name]);
     assert_eq!(out.code, 0, "re-running the file succeeds: {}", out.all());
     assert_eq!(schema_rows(db, &b.name), sb, "and changes nothing");
+    let out = p.run(&["drift", "--keyspace", &b.name]);
+    assert_eq!(
+        out.code,
+        0,
+        "recorded again by the second deploy: {}",
+        out.all()
+    );
 
     // System keyspaces are refused.
     let out = p.run(&["baseline", "--keyspace", "system_schema"]);

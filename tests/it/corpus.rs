@@ -21,4 +21,7 @@ fn the_valid_corpus_runs_on_cassandra_5() {
         out.stdout
     );
     assert!(p.table_exists(p.ks(), "everything") && p.table_exists(p.ks(), "MixedCase"));
+    // The schema it made is recorded as it is: no false drift.
+    let out = p.run(&["drift"]);
+    assert_eq!(out.code, 0, "{}", out.all());
 }

@@ -25,6 +25,7 @@ mod concurrency;
 mod connect;
 mod corpus;
 mod deploy;
+mod drift;
 mod engine;
 mod json;
 mod notify;

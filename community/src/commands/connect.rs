@@ -142,6 +142,20 @@ pub(crate) fn history_table(
     )
 }
 
+/// The schema records kept beside the history table named by `settings`.
+pub(crate) fn schema_records(
+    db: &Arc<Db>,
+    settings: &Settings,
+    history_keyspace: &str,
+) -> crate::schema::record::SchemaRecords {
+    crate::schema::record::SchemaRecords::new(
+        db.clone(),
+        history_keyspace,
+        &settings.history_table,
+        settings.history_consistency,
+    )
+}
+
 /// `history_consistency: each_quorum` writes at `EACH_QUORUM`, which Cassandra only
 /// accepts on a keyspace replicated with `NetworkTopologyStrategy`: say so before the
 /// lock, not after the first script.

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use cassachange_core::run::{self as engine, Run, RunKind};
 
-use super::{connect, plan_file, runs};
+use super::{connect, plan_file, runs, tracking};
 use crate::check::check;
 use crate::cli::DeployArgs;
-use crate::config::{DriftPolicy, Settings};
+use crate::config::{DriftPolicy, SchemaDriftPolicy, Settings};
 use crate::cql::Target;
 use crate::edition::Edition;
 use crate::exit::ExitStatus;
@@ -23,6 +23,7 @@ use crate::observe::{Sinks, Start};
 use crate::outln;
 use crate::plan::{self, KeyspacePlan, Reason};
 use crate::preflight;
+use crate::schema::record::SchemaRecords;
 use crate::scripts::{discover, Discovery};
 use crate::ui::{self, UserError};
 
@@ -87,6 +88,24 @@ pub(crate) async fn run(
         Some(findings)
     };
 
+    // Schema drift: each keyspace's live schema against the one its scripts made.
+    let store = connect::schema_records(&db, settings, table.keyspace());
+    let tracking = settings.schema_drift != SchemaDriftPolicy::Ignore;
+    let schema = if tracking {
+        let phase = std::time::Instant::now();
+        let answers = tracking::check(&db, &store, &rows, &keyspaces, false)
+            .await
+            .map_err(UserError::from)?;
+        tracing::debug!("schema drift checked in {:?}", phase.elapsed());
+        Some(answers)
+    } else {
+        None
+    };
+    let schema_value = schema
+        .as_ref()
+        .map(|a| serde_json::Value::Array(a.iter().map(tracking::value).collect()));
+    let schema_fatal = settings.schema_drift == SchemaDriftPolicy::Error;
+
     // A saved plan (the document, with the cluster's name and history's fingerprints)
     // is made for a dry run that writes one, and for a deploy held to one.
     let cluster = if args.dry_run_output.is_some() || saved.is_some() {
@@ -102,6 +121,7 @@ pub(crate) async fn run(
                 cluster: &cluster,
                 rows: &rows,
                 preflight: preflight.as_deref(),
+                schema_drift: schema_value.as_ref(),
             },
         )
     };
@@ -113,6 +133,10 @@ pub(crate) async fn run(
         if let Some(findings) = &preflight {
             print_preflight(findings);
         }
+        let schema_refused = schema
+            .as_deref()
+            .and_then(|a| tracking::report_before_deploy(a, schema_fatal))
+            .is_some();
         if let Some(path) = &args.dry_run_output {
             let text = plan_file::text(plan_doc(&plans));
             let path = path.clone();
@@ -124,7 +148,7 @@ pub(crate) async fn run(
         let preflight_fatal = preflight.as_ref().is_some_and(|f| !f.is_empty());
         // A keyspace stopped at an interrupted script: the deploy would fail too.
         let blocked = plans.iter().any(|p| p.blocked().is_some());
-        let status = if drift_fatal || preflight_fatal || blocked {
+        let status = if drift_fatal || preflight_fatal || blocked || schema_refused {
             ExitStatus::Failure
         } else {
             ExitStatus::Success
@@ -136,6 +160,10 @@ pub(crate) async fn run(
                     ("dry_run", true.into()),
                     ("plan", plan_doc(&plans)),
                     ("drift", plan_file::drift_value(&plans)),
+                    (
+                        "schema_drift",
+                        schema_value.clone().unwrap_or(serde_json::Value::Null),
+                    ),
                 ]),
             );
         }
@@ -159,6 +187,21 @@ pub(crate) async fn run(
         sinks.extra("preflight", plan_file::findings_value(findings));
         return sinks.refuse(preflight_failed(findings)).await;
     }
+    if let Some(message) = schema
+        .as_deref()
+        .and_then(|a| tracking::report_before_deploy(a, schema_fatal))
+    {
+        let mut sinks = sinks();
+        if let Some(v) = &schema_value {
+            sinks.extra("schema_drift", v.clone());
+        }
+        return sinks
+            .refuse(UserError::failure(message).hint(
+                "undo the changes (`cassachange drift` prints the CQL), record them as \
+                 expected with `cassachange drift --accept`, or set schema_drift: warn",
+            ))
+            .await;
+    }
     let mut run = Run::new(
         RunKind::Deploy,
         runs::parts(&db, &table, settings),
@@ -177,14 +220,25 @@ pub(crate) async fn run(
         run.begin().await
     };
     let result = match begun {
-        // Under the lock, the history must still be the plan's.
-        Ok(()) => match expected
-            .as_ref()
-            .and_then(|e| changed_under_lock(e, run.history(), &keyspaces, args.plan.as_deref()))
-        {
-            Some(refused) => Err(refused),
-            None => deploy(&mut run, &found, &keyspaces, settings.checksum_drift).await,
-        },
+        Ok(()) => {
+            // Under the lock, the history must still be the plan's.
+            let moved = expected.as_ref().and_then(|e| {
+                changed_under_lock(e, run.history(), &keyspaces, args.plan.as_deref())
+            });
+            if let Some(refused) = moved {
+                Err(refused)
+            } else {
+                let tracker = tracking.then_some((db.as_ref(), &store));
+                deploy(
+                    &mut run,
+                    &found,
+                    &keyspaces,
+                    settings.checksum_drift,
+                    tracker,
+                )
+                .await
+            }
+        }
         Err(e) => Err(e),
     };
     let (outcome, sinks) = run.finish(result).await;
@@ -254,6 +308,7 @@ async fn deploy<S, H, L>(
     found: &Discovery,
     keyspaces: &[&str],
     drift: DriftPolicy,
+    tracker: Option<(&crate::db::Db, &SchemaRecords)>,
 ) -> Result<(), engine::RunError>
 where
     S: engine::Session,
@@ -270,7 +325,23 @@ where
         .hint("restore the applied files, or set checksum_drift: warn"));
     }
     announce(&plans);
-    engine::deploy(run, &plans).await
+    // The schema before the scripts (read under the lock), to record what they changed.
+    let touched: Vec<&str> = plans
+        .iter()
+        .filter(|p| p.to_run().next().is_some())
+        .map(|p| p.keyspace.as_str())
+        .collect();
+    let before = match tracker {
+        Some((db, store)) if !touched.is_empty() => tracking::before_run(db, store, &touched)
+            .await
+            .map(|b| (db, store, b)),
+        _ => None,
+    };
+    let result = engine::deploy(run, &plans).await;
+    if let Some((db, store, before)) = before {
+        tracking::record_after(run, db, store, before, "deploy").await;
+    }
+    result
 }
 
 /// Warns, before anything runs, about scripts that run out of order or re-apply a

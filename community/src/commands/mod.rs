@@ -4,8 +4,10 @@ mod audit;
 mod baseline;
 pub(crate) mod connect;
 mod runs;
+mod tracking;
 
 mod deploy;
+mod drift;
 mod plan_file;
 mod repair;
 mod rollback;
@@ -32,7 +34,11 @@ pub fn run(
     }
     if matches!(
         command,
-        Command::Deploy(_) | Command::Rollback(_) | Command::Status(_) | Command::Baseline(_)
+        Command::Deploy(_)
+            | Command::Rollback(_)
+            | Command::Status(_)
+            | Command::Baseline(_)
+            | Command::Drift(_)
     ) {
         settings
             .require_keyspaces()
@@ -51,6 +57,7 @@ pub fn run(
         Command::Repair(args) => block_on(repair::run(args, settings, edition)),
         Command::Audit(args) => block_on(audit::run(args, settings, edition)),
         Command::Baseline(args) => block_on(baseline::run(args, settings)),
+        Command::Drift(args) => block_on(drift::run(args, settings, edition)),
         Command::Completions(args) => Ok(completions(args.shell)),
         Command::Man => man(),
     }

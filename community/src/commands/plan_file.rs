@@ -25,6 +25,8 @@ pub(super) struct Context<'a> {
     pub(super) rows: &'a [HistoryRow],
     /// The pre-flight's findings, when it ran.
     pub(super) preflight: Option<&'a [preflight::Finding]>,
+    /// The schema drift check's answers, when it ran.
+    pub(super) schema_drift: Option<&'a Value>,
 }
 
 /// The pre-flight findings as JSON.
@@ -72,7 +74,7 @@ pub(super) fn fingerprints(rows: &[HistoryRow], keyspaces: &[&str]) -> BTreeMap<
 }
 
 /// The dry-run plan in the original's shape, plus `preflight`, `cassachange_version`,
-/// `cluster_name` and `history` (a fingerprint per keyspace).
+/// `cluster_name`, `history` (a fingerprint per keyspace) and `schema_drift`.
 pub(super) fn value(plans: &[KeyspacePlan<'_>], cx: &Context<'_>) -> Value {
     let settings = cx.settings;
     let actions: Vec<_> = plans
@@ -108,6 +110,9 @@ pub(super) fn value(plans: &[KeyspacePlan<'_>], cx: &Context<'_>) -> Value {
     });
     if let Some(findings) = cx.preflight {
         doc["preflight"] = findings_value(findings);
+    }
+    if let Some(answers) = cx.schema_drift {
+        doc["schema_drift"] = answers.clone();
     }
     doc
 }

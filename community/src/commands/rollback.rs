@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use cassachange_core::run::{self as engine, Run, RunKind};
 
-use super::{connect, runs};
+use super::{connect, runs, tracking};
 use crate::cli::RollbackArgs;
-use crate::config::Settings;
+use crate::config::{SchemaDriftPolicy, Settings};
 use crate::edition::Edition;
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
@@ -117,9 +117,28 @@ pub(crate) async fn run(
         runs::options(settings, &info),
         sinks,
     );
+    let store = connect::schema_records(&db, settings, table.keyspace());
+    let tracking = settings.schema_drift != SchemaDriftPolicy::Ignore;
     let result = match run.begin().await {
         Ok(()) => match plans(&found, &undo, run.history(), &keyspaces, &target) {
-            Ok(plans) => engine::rollback(&mut run, &plans).await,
+            Ok(plans) => {
+                // The schema before the undo scripts, to record what they changed.
+                let touched: Vec<&str> = plans
+                    .iter()
+                    .filter(|(_, steps)| !steps.is_empty())
+                    .map(|(ks, _)| *ks)
+                    .collect();
+                let before = if tracking {
+                    tracking::before_run(&db, &store, &touched).await
+                } else {
+                    None
+                };
+                let result = engine::rollback(&mut run, &plans).await;
+                if let Some(before) = before {
+                    tracking::record_after(&run, &db, &store, before, "rollback").await;
+                }
+                result
+            }
             Err(refused) => Err(engine::RunError::from(refused)),
         },
         Err(e) => Err(e),

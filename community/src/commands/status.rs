@@ -3,9 +3,9 @@
 
 use anyhow::Result;
 
-use super::connect;
+use super::{connect, tracking};
 use crate::cli::StatusArgs;
-use crate::config::Settings;
+use crate::config::{SchemaDriftPolicy, Settings};
 use crate::exit::ExitStatus;
 use crate::history::state::{HistoryRow, KeyspaceHistory};
 use crate::history::store::HistoryStore;
@@ -52,6 +52,17 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
         print_table(&shown);
     }
 
+    // Schema drift, beside the scripts' state.
+    let schema = if settings.schema_drift == SchemaDriftPolicy::Ignore {
+        Vec::new()
+    } else {
+        let store = connect::schema_records(&db, settings, table.keyspace());
+        tracking::check(&db, &store, &rows, &keyspaces, false)
+            .await
+            .map_err(crate::ui::UserError::from)?
+    };
+    let schema_of = |ks: &str| schema.iter().find(|d| d.keyspace.eq_ignore_ascii_case(ks));
+
     let mut json_keyspaces = Vec::new();
     match discover(&settings.root_folder) {
         Ok(found) => {
@@ -81,6 +92,7 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
                             "applied_checksum": d.applied_checksum,
                             "file_checksum": d.script.checksum,
                         })).collect::<Vec<_>>(),
+                        "schema_drift": schema_of(ks).map(tracking::value),
                     }));
                 }
                 outln!();
@@ -118,6 +130,9 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
                         d.script.checksum
                     );
                 }
+                if let Some(d) = schema_of(ks) {
+                    print_schema(d);
+                }
             }
         }
         Err(e) => ui::warn(format_args!("{e}; pending scripts and drift are not shown")),
@@ -140,6 +155,34 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
         );
     }
     Ok(ExitStatus::Success)
+}
+
+/// The schema drift check's answer for one keyspace (nothing when it has no record).
+fn print_schema(d: &tracking::KeyspaceDrift) {
+    match &d.answer {
+        tracking::Answer::Clean => outln!(
+            "  schema: as recorded{}",
+            d.record.as_ref().map_or_else(String::new, |r| format!(
+                " (recorded {} by {})",
+                format_ms(r.recorded_at),
+                r.source
+            ))
+        ),
+        tracking::Answer::Drift(findings) => {
+            outln!(
+                "  SCHEMA DRIFT: {} change(s) made outside the scripts (`cassachange drift` \
+                 shows the CQL to undo them)",
+                findings.len()
+            );
+            for f in findings {
+                outln!("    {}", f.message);
+            }
+        }
+        tracking::Answer::Unknown { why, .. } if d.record.is_some() => {
+            outln!("  schema: cannot tell: {why}");
+        }
+        tracking::Answer::Unknown { .. } => {}
+    }
 }
 
 fn print_table(rows: &[&HistoryRow]) {

@@ -29,6 +29,8 @@ pub enum EventType {
     LockRelease,
     /// The deploy lock was force-released by `repair --release-lock`.
     LockForceRelease,
+    /// `drift --accept` recorded a keyspace's live schema as the expected one.
+    SchemaAccept,
 }
 
 impl EventType {
@@ -48,6 +50,7 @@ impl EventType {
             EventType::LockAcquire => "LOCK_ACQUIRE",
             EventType::LockRelease => "LOCK_RELEASE",
             EventType::LockForceRelease => "LOCK_FORCE_RELEASE",
+            EventType::SchemaAccept => "SCHEMA_ACCEPT",
         }
     }
 }

@@ -160,6 +160,19 @@ pub enum DriftPolicy {
     Error,
 }
 
+/// What `schema_drift` says to do when a target keyspace's live schema differs from the
+/// one its applied scripts made (see `cassachange drift`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchemaDriftPolicy {
+    /// Report it and carry on (the default).
+    #[default]
+    Warn,
+    /// Refuse to deploy (before the lock).
+    Error,
+    /// Neither check nor report it (`drift` still does when asked).
+    Ignore,
+}
+
 /// TLS settings for a plain Cassandra connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tls {
@@ -243,6 +256,8 @@ pub struct Settings {
     pub environment: Option<String>,
     /// What to do on checksum drift.
     pub checksum_drift: DriftPolicy,
+    /// What to do on schema drift.
+    pub schema_drift: SchemaDriftPolicy,
     /// Consistency of history reads and writes.
     pub history_consistency: HistoryConsistency,
     /// Where scripts run, for `validate`'s target rules (`None`: decided by the
@@ -689,6 +704,11 @@ impl Resolver {
             Some("error") => DriftPolicy::Error,
             _ => DriftPolicy::Warn,
         };
+        let schema_drift = match string(take("schema_drift")).as_deref() {
+            Some("error") => SchemaDriftPolicy::Error,
+            Some("ignore") => SchemaDriftPolicy::Ignore,
+            _ => SchemaDriftPolicy::Warn,
+        };
         let target = string(take("target")).and_then(|s| cassachange_cql::Target::parse(&s));
         let history_consistency = match string(take("history_consistency"))
             .map(|s| s.to_ascii_lowercase())
@@ -741,6 +761,7 @@ impl Resolver {
             tag,
             environment,
             checksum_drift,
+            schema_drift,
             history_consistency,
             target,
             lock_ttl,

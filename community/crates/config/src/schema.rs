@@ -30,6 +30,8 @@ pub(crate) enum Ty {
     Keyspaces,
     /// `warn` or `error`.
     DriftPolicy,
+    /// `warn`, `error` or `ignore`.
+    SchemaDriftPolicy,
     /// `quorum`, `each_quorum` or `local_quorum`.
     Consistency,
     /// `vault`, `ssm`, `asm` or `azure-keyvault`.
@@ -264,6 +266,14 @@ pub const KEYS: &[KeySpec] = &[
         None,
         No,
         "an applied script whose file changed: `warn` or `error`",
+    ),
+    key(
+        "schema_drift",
+        Ty::SchemaDriftPolicy,
+        None,
+        None,
+        No,
+        "a live schema that differs from what the scripts made: `warn`, `error` (deploy refuses) or `ignore`",
     ),
     key(
         "target",
@@ -644,6 +654,13 @@ pub(crate) fn check(path: &str, ty: Ty, v: &Value, out: &mut Vec<Problem>) {
             Some("warn" | "error") => Ok(()),
             _ => Err(format!("expected 'warn' or 'error', found {}", show(v))),
         },
+        Ty::SchemaDriftPolicy => match scalar_str(v).as_deref() {
+            Some("warn" | "error" | "ignore") => Ok(()),
+            _ => Err(format!(
+                "expected 'warn', 'error' or 'ignore', found {}",
+                show(v)
+            )),
+        },
         Ty::Provider => match scalar_str(v)
             .map(|s| s.trim().to_ascii_lowercase())
             .as_deref()
@@ -898,7 +915,7 @@ mod tests {
                 "cassandra: unknown key; known keys: hosts, port, username, password, astra_token, \
                  secure_connect_bundle, ssl, ssl_cafile, ssl_certfile, ssl_keyfile, ssl_verify_hostname, \
                  keyspace, keyspaces, history_keyspace, history_table, root_folder, timeout, verbose, \
-                 dry_run, tag, environment, checksum_drift, target, history_consistency, lock_ttl, lock_wait, \
+                 dry_run, tag, environment, checksum_drift, schema_drift, target, history_consistency, lock_ttl, lock_wait, \
                  notifications, \
                  secrets_provider, secrets, default_profile, profiles"
             ]

@@ -1,18 +1,24 @@
 //! Defines a keyspace's schema as `system_schema` describes it — user types, tables and
 //! their columns and options, indexes, materialized views, functions, aggregates and
-//! triggers — read in one pass, for `baseline` (rendered back to CQL) and the
-//! pre-flight (what a deploy's statements would meet).
+//! triggers — read in one pass, for `baseline` (rendered back to CQL), the pre-flight
+//! (what a deploy's statements would meet) and schema drift (recorded after a run,
+//! compared with the live schema later).
 
+pub mod drift;
 mod read;
+pub mod record;
 mod render;
 
-pub use read::read_keyspace;
+pub use read::{read_keyspace, read_keyspaces};
 pub use render::{quote, render_keyspace};
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// A table option's value, as `system_schema` holds it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OptionValue {
     /// `text`.
     Text(String),
@@ -29,7 +35,8 @@ pub enum OptionValue {
 }
 
 /// A column's role in its table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Partition key (by position).
     PartitionKey,
@@ -42,7 +49,7 @@ pub enum Kind {
 }
 
 /// One column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     /// Its name (as stored: the case it was created with).
     pub name: String,
@@ -57,7 +64,7 @@ pub struct Column {
 }
 
 /// A table or a materialized view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// Its name.
     pub name: String,
@@ -70,7 +77,7 @@ pub struct Table {
 }
 
 /// What makes a table a materialized view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct View {
     /// The base table.
     pub base: String,
@@ -81,7 +88,7 @@ pub struct View {
 }
 
 /// A user-defined type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserType {
     /// Its name.
     pub name: String,
@@ -90,7 +97,7 @@ pub struct UserType {
 }
 
 /// An index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     /// Its name.
     pub name: String,
@@ -103,7 +110,7 @@ pub struct Index {
 }
 
 /// A user-defined function.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Function {
     /// Its name.
     pub name: String,
@@ -120,7 +127,7 @@ pub struct Function {
 }
 
 /// A user-defined aggregate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Aggregate {
     /// Its name.
     pub name: String,
@@ -137,7 +144,7 @@ pub struct Aggregate {
 }
 
 /// A trigger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
     /// Its name.
     pub name: String,
@@ -148,10 +155,16 @@ pub struct Trigger {
 }
 
 /// Everything `system_schema` says about one keyspace, each list sorted by name.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyspaceSchema {
     /// The keyspace.
     pub name: String,
+    /// Its replication (`class` and the factors), as stored.
+    #[serde(default)]
+    pub replication: BTreeMap<String, String>,
+    /// `durable_writes`.
+    #[serde(default = "yes")]
+    pub durable_writes: bool,
     /// User-defined types.
     pub types: Vec<UserType>,
     /// Tables (views are in `views`).
@@ -166,6 +179,10 @@ pub struct KeyspaceSchema {
     pub aggregates: Vec<Aggregate>,
     /// Triggers.
     pub triggers: Vec<Trigger>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Keyspaces cassachange never baselines.

@@ -1,5 +1,5 @@
-//! Defines how a keyspace's schema is read from `system_schema`: one query per schema
-//! table, every value decoded by type, nothing assumed about which options exist (a
+//! Defines how keyspaces' schemas are read from `system_schema`: one query per schema
+//! table for any number of keyspaces, every value decoded by type, nothing assumed about which options exist (a
 //! 4.1 and a 5.0 server have different ones).
 
 use std::collections::BTreeMap;
@@ -94,11 +94,17 @@ fn row(rows: &Rows, i: usize) -> BTreeMap<&str, &CqlValue> {
         .collect()
 }
 
-async fn select(db: &Db, table: &str, keyspace: &str) -> Result<Rows, DbError> {
+/// Rows of `system_schema.<table>` for `keyspaces`, in one query.
+async fn select(db: &Db, table: &str, keyspaces: &[String]) -> Result<Rows, DbError> {
     db.query(
         &format!("reading system_schema.{table}"),
-        &format!("SELECT * FROM system_schema.{table} WHERE keyspace_name = ?"),
-        vec![Some(CqlValue::Text(keyspace.to_string()))],
+        &format!("SELECT * FROM system_schema.{table} WHERE keyspace_name IN ?"),
+        vec![Some(CqlValue::List(
+            keyspaces
+                .iter()
+                .map(|k| CqlValue::Text(k.clone()))
+                .collect(),
+        ))],
     )
     .await
 }
@@ -106,24 +112,59 @@ async fn select(db: &Db, table: &str, keyspace: &str) -> Result<Rows, DbError> {
 /// Reads the whole schema of `keyspace` (its name as stored, lower case unless it
 /// was created quoted).
 pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, DbError> {
-    let mut schema = KeyspaceSchema {
-        name: keyspace.to_string(),
-        ..KeyspaceSchema::default()
-    };
+    let mut all = read_keyspaces(db, &[keyspace]).await?;
+    Ok(all.pop().unwrap_or_default())
+}
 
-    let rows = select(db, "types", keyspace).await?;
+/// Reads the whole schema of each of `keyspaces` (names as stored), in their order, with
+/// one query per `system_schema` table whatever their number. A keyspace that does not
+/// exist reads as an empty schema with no replication.
+pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceSchema>, DbError> {
+    let names: Vec<String> = keyspaces.iter().map(|k| (*k).to_string()).collect();
+    let mut by_name: BTreeMap<String, KeyspaceSchema> = names
+        .iter()
+        .map(|n| {
+            (
+                n.clone(),
+                KeyspaceSchema {
+                    name: n.clone(),
+                    durable_writes: true,
+                    ..KeyspaceSchema::default()
+                },
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ks_of = |r: &BTreeMap<&str, &CqlValue>| text(r.get("keyspace_name").copied());
+
+    let rows = select(db, "keyspaces", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
-        let names = text_list(r.get("field_names").copied());
+        if let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) {
+            schema.replication = text_map(r.get("replication").copied());
+            schema.durable_writes =
+                !matches!(r.get("durable_writes"), Some(CqlValue::Boolean(false)));
+        }
+    }
+
+    let rows = select(db, "types", &names).await?;
+    for i in 0..rows.rows.len() {
+        let r = row(&rows, i);
+        let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
+            continue;
+        };
+        let field_names = text_list(r.get("field_names").copied());
         let types = text_list(r.get("field_types").copied());
         schema.types.push(UserType {
             name: text(r.get("type_name").copied()).unwrap_or_default(),
-            fields: names.into_iter().zip(types).collect(),
+            fields: field_names.into_iter().zip(types).collect(),
         });
     }
 
-    let columns = select(db, "columns", keyspace).await?;
-    let mut by_table: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+    let columns = select(db, "columns", &names).await?;
+    let mut by_table: BTreeMap<(String, String), Vec<Column>> = BTreeMap::new();
     for i in 0..columns.rows.len() {
         let r = row(&columns, i);
         let kind = match text(r.get("kind").copied()).as_deref() {
@@ -133,7 +174,10 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
             _ => Kind::Regular,
         };
         by_table
-            .entry(text(r.get("table_name").copied()).unwrap_or_default())
+            .entry((
+                ks_of(&r).unwrap_or_default(),
+                text(r.get("table_name").copied()).unwrap_or_default(),
+            ))
             .or_default()
             .push(Column {
                 name: text(r.get("column_name").copied()).unwrap_or_default(),
@@ -153,26 +197,35 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
             (a.kind, a.position, a.name.as_str()).cmp(&(b.kind, b.position, b.name.as_str()))
         });
     }
-    let table_of = |name: &str, r: &BTreeMap<&str, &CqlValue>, view: Option<View>| Table {
-        name: name.to_string(),
-        columns: by_table.get(name).cloned().unwrap_or_default(),
-        options: r
-            .iter()
-            .filter(|(k, _)| !NOT_OPTIONS.contains(k))
-            .filter_map(|(k, v)| Some(((*k).to_string(), option(k, v)?)))
-            .collect(),
-        view,
-    };
+    let table_of =
+        |ks: &str, name: &str, r: &BTreeMap<&str, &CqlValue>, view: Option<View>| Table {
+            name: name.to_string(),
+            columns: by_table
+                .get(&(ks.to_string(), name.to_string()))
+                .cloned()
+                .unwrap_or_default(),
+            options: r
+                .iter()
+                .filter(|(k, _)| !NOT_OPTIONS.contains(k))
+                .filter_map(|(k, v)| Some(((*k).to_string(), option(k, v)?)))
+                .collect(),
+            view,
+        };
 
-    let rows = select(db, "tables", keyspace).await?;
+    let rows = select(db, "tables", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
+        let Some(ks) = ks_of(&r) else { continue };
         let name = text(r.get("table_name").copied()).unwrap_or_default();
-        schema.tables.push(table_of(&name, &r, None));
+        let table = table_of(&ks, &name, &r, None);
+        if let Some(schema) = by_name.get_mut(&ks) {
+            schema.tables.push(table);
+        }
     }
-    let rows = select(db, "views", keyspace).await?;
+    let rows = select(db, "views", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
+        let Some(ks) = ks_of(&r) else { continue };
         let name = text(r.get("view_name").copied()).unwrap_or_default();
         let view = View {
             base: text(r.get("base_table_name").copied()).unwrap_or_default(),
@@ -182,12 +235,18 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
             ),
             where_clause: text(r.get("where_clause").copied()).unwrap_or_default(),
         };
-        schema.views.push(table_of(&name, &r, Some(view)));
+        let table = table_of(&ks, &name, &r, Some(view));
+        if let Some(schema) = by_name.get_mut(&ks) {
+            schema.views.push(table);
+        }
     }
 
-    let rows = select(db, "indexes", keyspace).await?;
+    let rows = select(db, "indexes", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
+        let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
+            continue;
+        };
         schema.indexes.push(Index {
             name: text(r.get("index_name").copied()).unwrap_or_default(),
             table: text(r.get("table_name").copied()).unwrap_or_default(),
@@ -196,14 +255,17 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
         });
     }
 
-    let rows = select(db, "functions", keyspace).await?;
+    let rows = select(db, "functions", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
-        let names = text_list(r.get("argument_names").copied());
+        let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
+            continue;
+        };
+        let arg_names = text_list(r.get("argument_names").copied());
         let types = text_list(r.get("argument_types").copied());
         schema.functions.push(Function {
             name: text(r.get("function_name").copied()).unwrap_or_default(),
-            arguments: names.into_iter().zip(types).collect(),
+            arguments: arg_names.into_iter().zip(types).collect(),
             return_type: text(r.get("return_type").copied()).unwrap_or_default(),
             language: text(r.get("language").copied()).unwrap_or_default(),
             body: text(r.get("body").copied()).unwrap_or_default(),
@@ -214,9 +276,12 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
         });
     }
 
-    let rows = select(db, "aggregates", keyspace).await?;
+    let rows = select(db, "aggregates", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
+        let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
+            continue;
+        };
         schema.aggregates.push(Aggregate {
             name: text(r.get("aggregate_name").copied()).unwrap_or_default(),
             argument_types: text_list(r.get("argument_types").copied()),
@@ -227,9 +292,12 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
         });
     }
 
-    let rows = select(db, "triggers", keyspace).await?;
+    let rows = select(db, "triggers", &names).await?;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
+        let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
+            continue;
+        };
         schema.triggers.push(Trigger {
             name: text(r.get("trigger_name").copied()).unwrap_or_default(),
             table: text(r.get("table_name").copied()).unwrap_or_default(),
@@ -239,6 +307,18 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
         });
     }
 
+    Ok(names
+        .iter()
+        .map(|n| {
+            let mut schema = by_name.get(n).cloned().unwrap_or_default();
+            sort(&mut schema);
+            schema
+        })
+        .collect())
+}
+
+/// Puts every list of `schema` in its fixed order.
+pub(super) fn sort(schema: &mut KeyspaceSchema) {
     schema.types.sort_by(|a, b| a.name.cmp(&b.name));
     schema.tables.sort_by(|a, b| a.name.cmp(&b.name));
     schema.views.sort_by(|a, b| a.name.cmp(&b.name));
@@ -254,5 +334,4 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
     schema
         .triggers
         .sort_by(|a, b| (&a.table, &a.name).cmp(&(&b.table, &b.name)));
-    Ok(schema)
 }

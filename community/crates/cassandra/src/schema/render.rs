@@ -94,12 +94,12 @@ pub fn quote(name: &str) -> String {
 }
 
 /// A CQL string literal.
-fn literal(s: &str) -> String {
+pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The defaults of a table option on Cassandra 4.1 and 5.0 (text form of the value).
-fn default_of(option: &str) -> Option<OptionValue> {
+pub(super) fn default_of(option: &str) -> Option<OptionValue> {
     let map = |pairs: &[(&str, &str)]| {
         OptionValue::Map(
             pairs
@@ -139,7 +139,7 @@ fn default_of(option: &str) -> Option<OptionValue> {
     })
 }
 
-fn value(v: &OptionValue) -> String {
+pub(super) fn value(v: &OptionValue) -> String {
     match v {
         OptionValue::Text(s) => literal(s),
         OptionValue::Int(i) => i.to_string(),
@@ -238,7 +238,7 @@ fn ordered_types(types: &[UserType]) -> Vec<&UserType> {
     out
 }
 
-fn create_type(t: &UserType) -> String {
+pub(super) fn create_type(t: &UserType) -> String {
     let fields: Vec<String> = t
         .fields
         .iter()
@@ -251,7 +251,7 @@ fn create_type(t: &UserType) -> String {
     )
 }
 
-fn primary_key(table: &Table) -> String {
+pub(super) fn primary_key(table: &Table) -> String {
     let pk: Vec<String> = table
         .columns
         .iter()
@@ -301,7 +301,7 @@ fn with_clause(table: &Table) -> String {
     }
 }
 
-fn create_table(t: &Table) -> String {
+pub(super) fn create_table(t: &Table) -> String {
     let mut cols: Vec<String> = t
         .columns
         .iter()
@@ -323,7 +323,7 @@ fn create_table(t: &Table) -> String {
     )
 }
 
-fn create_view(v: &Table) -> String {
+pub(super) fn create_view(v: &Table) -> String {
     let view = v.view.as_ref().expect("a view");
     let select = if view.include_all_columns {
         "*".to_string()
@@ -346,7 +346,7 @@ fn create_view(v: &Table) -> String {
 
 /// An index's target as CQL: `col`, `keys(col)`, … (stored with the column quoted
 /// where it needs quotes).
-fn create_index(i: &Index) -> String {
+pub(super) fn create_index(i: &Index) -> String {
     let target = i.options.get("target").cloned().unwrap_or_default();
     if i.kind == "CUSTOM" {
         let class = i.options.get("class_name").cloned().unwrap_or_default();
@@ -388,7 +388,7 @@ fn body(text: &str) -> String {
     }
 }
 
-fn create_function(f: &Function) -> String {
+pub(super) fn create_function(f: &Function) -> String {
     let args: Vec<String> = f
         .arguments
         .iter()
@@ -409,7 +409,7 @@ fn create_function(f: &Function) -> String {
     )
 }
 
-fn create_aggregate(a: &Aggregate) -> String {
+pub(super) fn create_aggregate(a: &Aggregate) -> String {
     let mut s = format!(
         "CREATE OR REPLACE AGGREGATE {}({})\n    SFUNC {}\n    STYPE {}",
         quote(&a.name),

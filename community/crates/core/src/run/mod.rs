@@ -78,6 +78,8 @@ pub enum RunKind {
     Rollback,
     /// `repair` (marking scripts for retry).
     Repair,
+    /// `drift --accept` (recording the live schema as the expected one).
+    Accept,
 }
 
 impl RunKind {
@@ -87,6 +89,7 @@ impl RunKind {
             RunKind::Deploy => "deploy",
             RunKind::Rollback => "rollback",
             RunKind::Repair => "repair",
+            RunKind::Accept => "drift",
         }
     }
 }
@@ -336,6 +339,32 @@ impl<'a, S: Session, H: HistoryStore, L: LockStore, O: RunObserver> Run<'a, S, H
     /// Records `rows` (stamped by the run's clock) while the lease is certainly ours.
     pub async fn record(&self, rows: Vec<HistoryRow>) -> Result<(), RunError> {
         self.recorder.record(self.lock()?, rows, Vec::new()).await
+    }
+
+    /// A time from the run's clock (above every history row it read and every stamp
+    /// before), for a record written beside history.
+    pub fn stamp(&self) -> i64 {
+        self.recorder.stamp()
+    }
+
+    /// Runs `write` — a write beside history, such as the schema record — only once a
+    /// fence confirms the lock is still ours, with a timeout within the lease. `what`
+    /// names it for the error.
+    pub async fn fenced<F, Fut>(&self, what: &str, write: F) -> Result<(), RunError>
+    where
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<(), DbError>>,
+    {
+        let lock = self.lock()?;
+        lock.fence()
+            .await
+            .map_err(|e| lock_lost(&e, &format!("{what} not written")))?;
+        let left = lock
+            .lease_left()
+            .map_err(|e| lock_lost(&e, &format!("{what} not written")))?;
+        write(record::write_budget(left))
+            .await
+            .map_err(|e| RunError::from(&e).kind(ErrorKind::Failure))
     }
 
     /// The history row for a new event of this run (stamped when recorded).

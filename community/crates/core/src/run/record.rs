@@ -54,6 +54,11 @@ impl<'a, H: HistoryStore> Recorder<'a, H> {
         (by_ms > 60_000).then_some(Ahead { newest, by_ms })
     }
 
+    /// The clock's next time.
+    pub(crate) fn stamp(&self) -> i64 {
+        self.clock.next()
+    }
+
     /// Stamps `rows` and then `intents` in order and writes them together, while
     /// `lock`'s lease lasts.
     pub(crate) async fn record<S: LockStore>(

@@ -660,3 +660,53 @@ async fn a_stop_while_waiting_for_the_lock_changes_nothing() {
     assert!(b.history.summary().is_empty());
     assert!(b.session.applied().is_empty());
 }
+
+/// A write beside history (the schema record) is made only after a fence confirms the
+/// lock, and never once the lock was taken over.
+#[tokio::test(start_paused = true)]
+async fn a_fenced_write_runs_only_while_the_lock_is_ours() {
+    let b = Bench::new("V1__t.cql", false);
+    let mut run = b.run(Obs::default());
+    run.begin().await.unwrap();
+    let first = run.stamp();
+    assert!(run.stamp() > first, "the run's clock moves on");
+    let renewals = *b.locks.renewals.lock().unwrap();
+    let written = std::sync::Mutex::new(Vec::new());
+    run.fenced("the record", |budget| {
+        written.lock().unwrap().push(budget);
+        async { Ok(()) }
+    })
+    .await
+    .unwrap();
+    assert!(*b.locks.renewals.lock().unwrap() > renewals, "fenced first");
+    let budget = written.lock().unwrap()[0];
+    assert!(budget > Duration::ZERO && budget <= Duration::from_secs(10));
+
+    *b.locks.lost.lock().unwrap() = true;
+    let e = run
+        .fenced("the record", |_| {
+            written.lock().unwrap().push(Duration::ZERO);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("the record not written"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        written.lock().unwrap().len(),
+        1,
+        "not written after a takeover"
+    );
+    let (outcome, _) = run.finish(Err(e)).await;
+    assert!(outcome.is_err());
+
+    // Without the lock there is nothing to fence with.
+    let unlocked = b.run(Obs::default());
+    assert!(unlocked
+        .fenced("the record", |_| async { Ok(()) })
+        .await
+        .is_err());
+}
