@@ -423,3 +423,120 @@ pub(crate) async fn record_after<S, H, L, O>(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t: i64, script: &str, st: &str, run: &str) -> HistoryRow {
+        HistoryRow {
+            installed_on: t,
+            script: script.into(),
+            status: Some(st.into()),
+            keyspace_name: Some("KS".into()),
+            run_id: Some(run.into()),
+            ..HistoryRow::default()
+        }
+    }
+
+    fn schema(tables: &[&str]) -> KeyspaceSchema {
+        KeyspaceSchema {
+            name: "ks".into(),
+            replication: [("class".to_string(), "SimpleStrategy".to_string())]
+                .into_iter()
+                .collect(),
+            durable_writes: true,
+            tables: tables
+                .iter()
+                .map(|t| crate::schema::Table {
+                    name: (*t).into(),
+                    columns: Vec::new(),
+                    options: BTreeMap::new(),
+                    view: None,
+                })
+                .collect(),
+            ..KeyspaceSchema::default()
+        }
+    }
+
+    fn record(tables: &[&str], through: i64, run: &str) -> SchemaRecord {
+        SchemaRecord {
+            keyspace: "ks".into(),
+            schema: schema(tables),
+            recorded_at: through + 1,
+            run_id: run.into(),
+            through,
+            source: "deploy".into(),
+            version: "0".into(),
+        }
+    }
+
+    fn state(a: &Answer) -> (&'static str, usize) {
+        match a {
+            Answer::Clean => ("clean", 0),
+            Answer::Drift(f) => ("drift", f.len()),
+            Answer::Unknown { findings, .. } => ("unknown", findings.len()),
+        }
+    }
+
+    #[test]
+    fn answers_by_record_and_history() {
+        let live = schema(&["a", "b"]);
+        // Our own run's rows, after the record's mark: accounted for.
+        let rows = vec![
+            row(10, "V1__a.cql", "SUCCESS", "r1"),
+            row(20, "V2__b.cql", "SUCCESS", "r2"),
+        ];
+        let rec = record(&["a", "b"], 10, "r2");
+        assert_eq!(state(&answer("ks", Some(&rec), &live, &rows)), ("clean", 0));
+        let rec_a = record(&["a"], 10, "r2");
+        assert_eq!(
+            state(&answer("ks", Some(&rec_a), &live, &rows)),
+            ("drift", 1)
+        );
+
+        // A row of a run that recorded nothing (the Python tool): cannot tell, with the
+        // differences listed; a repair mark does not count.
+        let mut later = rows.clone();
+        later.push(row(30, "V2__b.cql", "REPAIRED", "r3"));
+        assert_eq!(
+            state(&answer("ks", Some(&rec), &live, &later)),
+            ("clean", 0)
+        );
+        later.push(row(40, "V3__c.cql", "SUCCESS", "python"));
+        assert_eq!(
+            state(&answer("ks", Some(&rec_a), &live, &later)),
+            ("unknown", 1)
+        );
+        match answer("ks", Some(&rec_a), &live, &later) {
+            Answer::Unknown { why, .. } => assert!(
+                why.starts_with("1 history row(s) since the record (from V3__c.cql at "),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Another keyspace's rows do not count.
+        let mut other = rows.clone();
+        let mut r = row(50, "V9__x.cql", "SUCCESS", "python");
+        r.keyspace_name = Some("other".into());
+        other.push(r);
+        assert_eq!(
+            state(&answer("ks", Some(&rec), &live, &other)),
+            ("clean", 0)
+        );
+
+        // No record: why depends on whether anything was ever deployed.
+        let why = |rows: &[HistoryRow]| match answer("ks", None, &live, rows) {
+            Answer::Unknown { why, .. } => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(why(&[]).contains("no deploy has run a script in it"));
+        assert!(why(&rows).contains("or by the Python tool"));
+        // A keyspace that does not exist.
+        let gone = KeyspaceSchema::default();
+        assert_eq!(
+            state(&answer("ks", Some(&rec), &gone, &rows)),
+            ("unknown", 0)
+        );
+    }
+}
