@@ -254,6 +254,13 @@ pub struct RepairArgs {
     /// Repair only this script file name
     #[arg(long, value_name = "SCRIPT_FILENAME")]
     pub script: Option<String>,
+    /// Freeze deploys and rollbacks of this history keyspace: they stop before the lock
+    /// with REASON and who set it, until --unfreeze
+    #[arg(long, value_name = "REASON", conflicts_with_all = ["list", "release_lock", "script", "unfreeze"])]
+    pub freeze: Option<String>,
+    /// Lift the freeze
+    #[arg(long, conflicts_with_all = ["list", "release_lock", "script"])]
+    pub unfreeze: bool,
 }
 
 /// `baseline`.

@@ -27,6 +27,7 @@ mod corpus;
 mod deploy;
 mod drift;
 mod engine;
+mod freeze;
 mod json;
 mod notify;
 mod packaging;

@@ -72,6 +72,14 @@ pub(crate) async fn run(
     let phase = std::time::Instant::now();
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
     tracing::debug!("connected in {:?}", phase.elapsed());
+    // A freeze stops every deploy before the lock (a dry run says it would).
+    let flag = runs::freeze_flag(&db, settings, table.keyspace());
+    let frozen = flag.read().await.map_err(UserError::from)?;
+    if let Some(f) = frozen.as_ref().filter(|_| !dry_run) {
+        return sinks()
+            .refuse(UserError::failure(runs::frozen(f, "deploy")).hint(runs::FROZEN_HINT))
+            .await;
+    }
 
     // The pre-flight plans from history read now (a deploy plans again under the lock).
     let phase = std::time::Instant::now();
@@ -148,11 +156,21 @@ pub(crate) async fn run(
         let preflight_fatal = preflight.as_ref().is_some_and(|f| !f.is_empty());
         // A keyspace stopped at an interrupted script: the deploy would fail too.
         let blocked = plans.iter().any(|p| p.blocked().is_some());
-        let status = if drift_fatal || preflight_fatal || blocked || schema_refused {
-            ExitStatus::Failure
-        } else {
-            ExitStatus::Success
-        };
+        if let Some(f) = &frozen {
+            ui::err_line(format_args!(
+                "error: {}",
+                runs::frozen(f, "deploy").replace(
+                    "; the deploy did not start",
+                    "; a deploy would stop before the lock"
+                )
+            ));
+        }
+        let status =
+            if drift_fatal || preflight_fatal || blocked || schema_refused || frozen.is_some() {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            };
         if crate::report::json() {
             crate::report::emit(
                 status,
@@ -221,10 +239,13 @@ pub(crate) async fn run(
     };
     let result = match begun {
         Ok(()) => {
-            // Under the lock, the history must still be the plan's.
-            let moved = expected.as_ref().and_then(|e| {
-                changed_under_lock(e, run.history(), &keyspaces, args.plan.as_deref())
-            });
+            // Under the lock: not frozen meanwhile, and the history still the plan's.
+            let moved = match frozen_under_lock(&flag, noop, "deploy").await {
+                Some(refused) => Some(refused),
+                None => expected.as_ref().and_then(|e| {
+                    changed_under_lock(e, run.history(), &keyspaces, args.plan.as_deref())
+                }),
+            };
             if let Some(refused) = moved {
                 Err(refused)
             } else {
@@ -243,6 +264,30 @@ pub(crate) async fn run(
     };
     let (outcome, sinks) = run.finish(result).await;
     sinks.close(outcome).await
+}
+
+/// The refusal of a run that took the lock after a freeze was set (read again under the
+/// lock: it may have been set while the run waited). A run without the lock (a no-op
+/// deploy) writes nothing and is not asked.
+pub(super) async fn frozen_under_lock(
+    flag: &cassachange_cassandra::freeze::FreezeFlag,
+    unlocked: bool,
+    command: &str,
+) -> Option<engine::RunError> {
+    if unlocked {
+        return None;
+    }
+    match flag.read().await {
+        Ok(None) => None,
+        Ok(Some(f)) => Some(
+            engine::RunError::failure(runs::frozen(&f, command).replace(
+                &format!("; the {command} did not start"),
+                &format!("; the {command} stopped under the lock before its first script"),
+            ))
+            .hint(runs::FROZEN_HINT),
+        ),
+        Err(e) => Some(engine::RunError::from(&e)),
+    }
 }
 
 /// A deploy held to a saved plan that is not what would run now.

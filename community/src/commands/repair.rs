@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use cassachange_cassandra::freeze::{Freeze, FreezeFlag};
 use cassachange_cassandra::history::lock_commit;
 use cassachange_cassandra::CqlLockStore;
 use cassachange_core::run::{self as engine, Run, RunKind};
@@ -37,6 +38,13 @@ pub(crate) async fn run(
         connect::check_history_consistency(&db, settings, history_ks).await?;
     }
     edition.attach(db.clone(), history_ks, settings.history_consistency);
+    let flag = runs::freeze_flag(&db, settings, history_ks);
+    if let Some(reason) = &args.freeze {
+        return freeze(&flag, reason, settings, edition).await;
+    }
+    if args.unfreeze {
+        return unfreeze(&flag, settings, edition).await;
+    }
     let table = connect::history_table(&db, settings, history_ks);
     let commit = lock_commit(settings.history_consistency);
     let locks = CqlLockStore::new(Arc::clone(&db), history_ks, commit);
@@ -64,6 +72,8 @@ pub(crate) async fn run(
     if let Some(info) = &held {
         explain_holder(info, &rows);
     }
+    let frozen = flag.read().await.map_err(UserError::from)?;
+    print_freeze(frozen.as_ref());
     if args.list || failed.is_empty() {
         if !failed.is_empty() {
             outln!();
@@ -85,6 +95,7 @@ pub(crate) async fn run(
                             .into(),
                     ),
                     ("lock", lock_value(held.as_ref())),
+                    ("freeze", freeze_value(frozen.as_ref())),
                     ("marked", Vec::<serde_json::Value>::new().into()),
                 ]),
             );
@@ -297,6 +308,141 @@ fn lock_value(held: Option<&LockInfo>) -> serde_json::Value {
         }),
         None => serde_json::json!({ "held": false }),
     }
+}
+
+/// The freeze as JSON (`null`: none).
+pub(crate) fn freeze_value(f: Option<&Freeze>) -> serde_json::Value {
+    f.map_or(serde_json::Value::Null, |f| {
+        serde_json::json!({
+            "reason": f.reason,
+            "frozen_by": f.frozen_by,
+            "frozen_at": format_ms(f.frozen_at),
+            "run_id": f.run_id,
+        })
+    })
+}
+
+/// `Deploy freeze: none` or who froze deploys, when and why.
+pub(crate) fn print_freeze(f: Option<&Freeze>) {
+    match f {
+        Some(f) => outln!(
+            "Deploy freeze: FROZEN by {} at {}: {}",
+            f.frozen_by,
+            format_ms(f.frozen_at),
+            f.reason
+        ),
+        None => outln!("Deploy freeze: none"),
+    }
+}
+
+/// `repair --freeze REASON`: sets the freeze (replacing one in force), audited and
+/// notified. Takes no lock: a deploy already running finishes; the next ones stop.
+async fn freeze(
+    flag: &FreezeFlag,
+    reason: &str,
+    settings: &Settings,
+    edition: &dyn Edition,
+) -> Result<ExitStatus> {
+    if reason.trim().is_empty() {
+        return Err(UserError::error("--freeze needs a reason")
+            .hint("say why, e.g. --freeze \"adding dc3; ask #db-ops\"")
+            .into());
+    }
+    let run = runs::info(settings, None);
+    let was = flag.read().await.map_err(UserError::from)?;
+    let f = Freeze {
+        reason: reason.to_string(),
+        frozen_by: run.operator.clone(),
+        frozen_at: crate::timefmt::now_ms(),
+        run_id: run.run_id.clone(),
+    };
+    flag.set(&f).await.map_err(UserError::from)?;
+    if let Some(was) = &was {
+        outln!(
+            "Deploys were already frozen (by {}: {}); the reason is replaced.",
+            was.frozen_by,
+            was.reason
+        );
+    }
+    print_freeze(Some(&f));
+    outln!("Deploys and rollbacks now stop before the lock until `cassachange repair --unfreeze`.");
+    edition.audit(&AuditEvent::new(
+        EventType::Freeze,
+        &run.run_id,
+        &run.operator,
+        reason,
+    ))?;
+    edition.flush_audit()?;
+    let notifier = Notifier::new(settings, &run.run_id);
+    notifier.send(
+        &Event {
+            name: "repair",
+            keyspace: settings.keyspaces.join(","),
+            detail: format!("deploys frozen: {reason}"),
+            ..Event::default()
+        },
+        Counts::default(),
+    );
+    notifier.finish().await;
+    if crate::report::json() {
+        crate::report::emit(
+            ExitStatus::Success,
+            crate::report::fields([("freeze", freeze_value(Some(&f)))]),
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `repair --unfreeze`: lifts the freeze, audited and notified.
+async fn unfreeze(
+    flag: &FreezeFlag,
+    settings: &Settings,
+    edition: &dyn Edition,
+) -> Result<ExitStatus> {
+    let was = flag.read().await.map_err(UserError::from)?;
+    let Some(was) = was else {
+        outln!("Deploys are not frozen; nothing to lift.");
+        if crate::report::json() {
+            crate::report::emit(
+                ExitStatus::Success,
+                crate::report::fields([("unfrozen", serde_json::Value::Null)]),
+            );
+        }
+        return Ok(ExitStatus::Success);
+    };
+    flag.clear().await.map_err(UserError::from)?;
+    outln!(
+        "Freeze lifted (set by {} at {}: {}).",
+        was.frozen_by,
+        format_ms(was.frozen_at),
+        was.reason
+    );
+    let run = runs::info(settings, None);
+    edition.audit(&AuditEvent::new(
+        EventType::Unfreeze,
+        &run.run_id,
+        &run.operator,
+        format!("was frozen by {}: {}", was.frozen_by, was.reason),
+    ))?;
+    edition.flush_audit()?;
+    let notifier = Notifier::new(settings, &run.run_id);
+    notifier.send(
+        &Event {
+            name: "repair",
+            keyspace: settings.keyspaces.join(","),
+            detail: format!("deploy freeze lifted (was: {})", was.reason),
+            ..Event::default()
+        },
+        Counts::default(),
+    );
+    notifier.finish().await;
+    if crate::report::json() {
+        crate::report::emit(
+            ExitStatus::Success,
+            crate::report::fields([("unfrozen", freeze_value(Some(&was)))]),
+        );
+    }
+    Ok(ExitStatus::Success)
 }
 
 fn print_lock(held: Option<&LockInfo>) {

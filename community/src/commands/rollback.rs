@@ -53,11 +53,22 @@ pub(crate) async fn run(
     }
     let undo = found.undo_by_version();
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
+    let flag = runs::freeze_flag(&db, settings, table.keyspace());
+    let frozen = flag.read().await.map_err(UserError::from)?;
 
     if dry_run {
         let rows = table.read_all().await.map_err(UserError::from)?;
         let plans = plans(&found, &undo, &rows, &keyspaces, &target)?;
         outln!("Dry run: no lock taken, nothing written.");
+        if let Some(f) = &frozen {
+            crate::ui::err_line(format_args!(
+                "error: {}",
+                runs::frozen(f, "rollback").replace(
+                    "; the rollback did not start",
+                    "; a rollback would stop before the lock"
+                )
+            ));
+        }
         for (ks, steps) in &plans {
             outln!("ROLLBACK  keyspace={ks}  target={}", describe(&target));
             if steps.is_empty() {
@@ -82,7 +93,7 @@ pub(crate) async fn run(
                 })
                 .collect();
             crate::report::emit(
-                ExitStatus::Success,
+                status_of(frozen.as_ref()),
                 crate::report::fields([
                     ("dry_run", true.into()),
                     ("target", describe(&target).into()),
@@ -90,7 +101,7 @@ pub(crate) async fn run(
                 ]),
             );
         }
-        return Ok(ExitStatus::Success);
+        return Ok(status_of(frozen.as_ref()));
     }
 
     let info = runs::info(settings, args.tag.as_ref().or(settings.tag.as_ref()));
@@ -110,6 +121,11 @@ pub(crate) async fn run(
     };
     let sinks =
         Sinks::new(RunKind::Rollback, settings, edition, &info, start).target(describe(&target));
+    if let Some(f) = &frozen {
+        return sinks
+            .refuse(UserError::failure(runs::frozen(f, "rollback")).hint(runs::FROZEN_HINT))
+            .await;
+    }
     let mut run = Run::new(
         RunKind::Rollback,
         runs::parts(&db, &table, settings),
@@ -120,31 +136,43 @@ pub(crate) async fn run(
     let store = connect::schema_records(&db, settings, table.keyspace());
     let tracking = settings.schema_drift != SchemaDriftPolicy::Ignore;
     let result = match run.begin().await {
-        Ok(()) => match plans(&found, &undo, run.history(), &keyspaces, &target) {
-            Ok(plans) => {
-                // The schema before the undo scripts, to record what they changed.
-                let touched: Vec<&str> = plans
-                    .iter()
-                    .filter(|(_, steps)| !steps.is_empty())
-                    .map(|(ks, _)| *ks)
-                    .collect();
-                let before = if tracking {
-                    tracking::before_run(&db, &store, &touched).await
-                } else {
-                    None
-                };
-                let result = engine::rollback(&mut run, &plans).await;
-                if let Some(before) = before {
-                    tracking::record_after(&run, &db, &store, before, "rollback").await;
+        Ok(()) => match super::deploy::frozen_under_lock(&flag, false, "rollback").await {
+            Some(refused) => Err(refused),
+            None => match plans(&found, &undo, run.history(), &keyspaces, &target) {
+                Ok(plans) => {
+                    // The schema before the undo scripts, to record what they changed.
+                    let touched: Vec<&str> = plans
+                        .iter()
+                        .filter(|(_, steps)| !steps.is_empty())
+                        .map(|(ks, _)| *ks)
+                        .collect();
+                    let before = if tracking {
+                        tracking::before_run(&db, &store, &touched).await
+                    } else {
+                        None
+                    };
+                    let result = engine::rollback(&mut run, &plans).await;
+                    if let Some(before) = before {
+                        tracking::record_after(&run, &db, &store, before, "rollback").await;
+                    }
+                    result
                 }
-                result
-            }
-            Err(refused) => Err(engine::RunError::from(refused)),
+                Err(refused) => Err(engine::RunError::from(refused)),
+            },
         },
         Err(e) => Err(e),
     };
     let (outcome, sinks) = run.finish(result).await;
     sinks.close(outcome).await
+}
+
+/// A dry run's exit status: a freeze makes it a failure (the rollback would stop).
+fn status_of(frozen: Option<&cassachange_cassandra::freeze::Freeze>) -> ExitStatus {
+    if frozen.is_some() {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
 }
 
 /// Every keyspace's undo steps, or the error naming each version without a U script

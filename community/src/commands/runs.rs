@@ -50,3 +50,30 @@ pub(crate) fn parts<'a>(
         clock: Arc::new(SystemClock),
     }
 }
+
+/// The deploy freeze of the history keyspace named by `settings`.
+pub(crate) fn freeze_flag(
+    db: &Arc<Db>,
+    settings: &Settings,
+    history_keyspace: &str,
+) -> cassachange_cassandra::freeze::FreezeFlag {
+    cassachange_cassandra::freeze::FreezeFlag::new(
+        db.clone(),
+        history_keyspace,
+        settings.history_consistency,
+    )
+}
+
+/// The refusal of a `command` (deploy, rollback) while deploys are frozen.
+pub(crate) fn frozen(f: &cassachange_cassandra::freeze::Freeze, command: &str) -> String {
+    format!(
+        "deploys are frozen (by {} at {}: {}); the {command} did not start",
+        f.frozen_by,
+        crate::timefmt::format_ms(f.frozen_at),
+        f.reason
+    )
+}
+
+/// What to do about a freeze.
+pub(crate) const FROZEN_HINT: &str =
+    "wait until whoever froze them lifts it with `cassachange repair --unfreeze`";

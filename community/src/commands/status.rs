@@ -52,6 +52,16 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
         print_table(&shown);
     }
 
+    // A freeze says why no deploy will start.
+    let frozen = super::runs::freeze_flag(&db, settings, table.keyspace())
+        .read()
+        .await
+        .map_err(crate::ui::UserError::from)?;
+    if frozen.is_some() {
+        outln!();
+        super::repair::print_freeze(frozen.as_ref());
+    }
+
     // Schema drift, beside the scripts' state.
     let schema = if settings.schema_drift == SchemaDriftPolicy::Ignore {
         Vec::new()
@@ -151,6 +161,7 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
                         .into(),
                 ),
                 ("keyspaces", json_keyspaces.into()),
+                ("freeze", super::repair::freeze_value(frozen.as_ref())),
             ]),
         );
     }

@@ -31,6 +31,10 @@ pub enum EventType {
     LockForceRelease,
     /// `drift --accept` recorded a keyspace's live schema as the expected one.
     SchemaAccept,
+    /// `repair --freeze` froze deploys and rollbacks.
+    Freeze,
+    /// `repair --unfreeze` lifted the freeze.
+    Unfreeze,
 }
 
 impl EventType {
@@ -51,6 +55,8 @@ impl EventType {
             EventType::LockRelease => "LOCK_RELEASE",
             EventType::LockForceRelease => "LOCK_FORCE_RELEASE",
             EventType::SchemaAccept => "SCHEMA_ACCEPT",
+            EventType::Freeze => "FREEZE",
+            EventType::Unfreeze => "UNFREEZE",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `baseline`, and the pre-flight's model of the live schema.
 
 pub mod db;
+pub mod freeze;
 pub mod history;
 pub mod lock;
 pub mod preflight;
