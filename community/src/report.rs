@@ -2,7 +2,7 @@
 //! (the human lines go to stderr instead), all sharing one envelope:
 //!
 //! ```json
-//! { "schema_version": 1, "command": "deploy", "cassachange_version": "0.1.0",
+//! { "schema_version": 1, "command": "deploy", "cassachange_version": "1.1.0",
 //!   "ok": true, "exit_code": 0, ...the command's fields... }
 //! ```
 //!
