@@ -153,6 +153,28 @@ fi
 
 if ((WHEEL == 1)); then
   log "wheel (maturin, bin bindings)"
+  # maturin from PATH or $MATURIN; else a venv of its own under the cache, with the
+  # version tests/requirements.txt pins (one pin for the suite and the release), so a
+  # fresh machine builds the wheel without a prepared environment.
+  if [[ -z ${MATURIN:-} ]] && ! command -v maturin >/dev/null; then
+    TOOLS="${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/packaging-venv"
+    PIN=$(grep -E '^maturin==' "$ROOT/tests/requirements.txt" || true)
+    [[ -n $PIN ]] || { echo "build.sh: tests/requirements.txt pins no maturin" >&2; exit 2; }
+    if ! "$TOOLS/bin/maturin" --version 2>/dev/null | grep -qF "${PIN#maturin==}"; then
+      log "installing $PIN into $TOOLS"
+      command -v python3 >/dev/null || {
+        echo "build.sh: python3 not found: it installs maturin (or set MATURIN; --no-wheel skips the wheel)" >&2
+        exit 2
+      }
+      rm -rf "$TOOLS"
+      python3 -m venv "$TOOLS" && "$TOOLS/bin/python" -m pip install -q \
+        --disable-pip-version-check "$PIN" >&2 || {
+        echo "build.sh: could not install $PIN into $TOOLS (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
+        exit 2
+      }
+    fi
+    MATURIN="$TOOLS/bin/maturin"
+  fi
   MATURIN=${MATURIN:-maturin}
   command -v "$MATURIN" >/dev/null || {
     echo "build.sh: maturin not found (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
