@@ -72,43 +72,48 @@ pub(crate) async fn run(
     let phase = std::time::Instant::now();
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
     tracing::debug!("connected in {:?}", phase.elapsed());
-    // A freeze stops every deploy before the lock (a dry run says it would).
+    // The freeze and history, read together; a freeze stops every deploy before the
+    // lock (a dry run says it would).
     let flag = runs::freeze_flag(&db, settings, table.keyspace());
-    let frozen = flag.read().await.map_err(UserError::from)?;
+    let phase = std::time::Instant::now();
+    let (frozen, rows) = tokio::join!(flag.read(), table.read_all());
+    let frozen = frozen.map_err(UserError::from)?;
     if let Some(f) = frozen.as_ref().filter(|_| !dry_run) {
         return sinks()
             .refuse(UserError::failure(runs::frozen(f, "deploy")).hint(runs::FROZEN_HINT))
             .await;
     }
-
     // The pre-flight plans from history read now (a deploy plans again under the lock).
-    let phase = std::time::Instant::now();
-    let rows = table.read_all().await.map_err(UserError::from)?;
-    tracing::debug!("history read in {:?}", phase.elapsed());
-    let preflight = if args.no_preflight {
-        None
-    } else {
-        let phase = std::time::Instant::now();
-        let findings = preflight::check(&db, &plans(&found, &rows, &keyspaces))
-            .await
-            .map_err(UserError::from)?;
-        tracing::debug!("pre-flight in {:?}", phase.elapsed());
-        Some(findings)
-    };
+    let rows = rows.map_err(UserError::from)?;
+    tracing::debug!("freeze and history read in {:?}", phase.elapsed());
 
-    // Schema drift: each keyspace's live schema against the one its scripts made.
+    // The pre-flight, and schema drift (each keyspace's live schema against the one its
+    // scripts made), side by side: both only read.
     let store = connect::schema_records(&db, settings, table.keyspace());
     let tracking = settings.schema_drift != SchemaDriftPolicy::Ignore;
-    let schema = if tracking {
-        let phase = std::time::Instant::now();
-        let answers = tracking::check(&db, &store, &rows, &keyspaces, false)
-            .await
-            .map_err(UserError::from)?;
-        tracing::debug!("schema drift checked in {:?}", phase.elapsed());
-        Some(answers)
-    } else {
-        None
-    };
+    let phase = std::time::Instant::now();
+    let pending = plans(&found, &rows, &keyspaces);
+    let (preflight, schema) = tokio::join!(
+        async {
+            if args.no_preflight {
+                Ok(None)
+            } else {
+                preflight::check(&db, &pending).await.map(Some)
+            }
+        },
+        async {
+            if tracking {
+                tracking::check(&db, &store, &rows, &keyspaces, false)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    );
+    let preflight = preflight.map_err(UserError::from)?;
+    let schema = schema.map_err(UserError::from)?;
+    tracing::debug!("pre-flight and schema drift in {:?}", phase.elapsed());
     let schema_value = schema
         .as_ref()
         .map(|a| serde_json::Value::Array(a.iter().map(tracking::value).collect()));

@@ -118,7 +118,7 @@ pub async fn read_keyspace(db: &Db, keyspace: &str) -> Result<KeyspaceSchema, Db
 
 /// Reads the whole schema of each of `keyspaces` (names as stored), in their order, with
 /// one query per `system_schema` table whatever their number. A keyspace that does not
-/// exist reads as an empty schema with no replication.
+/// exist reads as an empty schema with no replication. The nine queries are sent together.
 pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceSchema>, DbError> {
     let names: Vec<String> = keyspaces.iter().map(|k| (*k).to_string()).collect();
     let mut by_name: BTreeMap<String, KeyspaceSchema> = names
@@ -139,7 +139,33 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
     }
     let ks_of = |r: &BTreeMap<&str, &CqlValue>| text(r.get("keyspace_name").copied());
 
-    let rows = select(db, "keyspaces", &names).await?;
+    // The nine reads go out together (one round trip's wait, not nine).
+    let (
+        keyspace_rows,
+        type_rows,
+        columns,
+        table_rows,
+        view_rows,
+        index_rows,
+        function_rows,
+        aggregate_rows,
+        trigger_rows,
+    ) = Box::pin(async {
+        futures_util::try_join!(
+            select(db, "keyspaces", &names),
+            select(db, "types", &names),
+            select(db, "columns", &names),
+            select(db, "tables", &names),
+            select(db, "views", &names),
+            select(db, "indexes", &names),
+            select(db, "functions", &names),
+            select(db, "aggregates", &names),
+            select(db, "triggers", &names),
+        )
+    })
+    .await?;
+
+    let rows = keyspace_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         if let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) {
@@ -149,7 +175,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
         }
     }
 
-    let rows = select(db, "types", &names).await?;
+    let rows = type_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
@@ -163,7 +189,6 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
         });
     }
 
-    let columns = select(db, "columns", &names).await?;
     let mut by_table: BTreeMap<(String, String), Vec<Column>> = BTreeMap::new();
     for i in 0..columns.rows.len() {
         let r = row(&columns, i);
@@ -212,7 +237,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
             view,
         };
 
-    let rows = select(db, "tables", &names).await?;
+    let rows = table_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(ks) = ks_of(&r) else { continue };
@@ -222,7 +247,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
             schema.tables.push(table);
         }
     }
-    let rows = select(db, "views", &names).await?;
+    let rows = view_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(ks) = ks_of(&r) else { continue };
@@ -241,7 +266,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
         }
     }
 
-    let rows = select(db, "indexes", &names).await?;
+    let rows = index_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
@@ -255,7 +280,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
         });
     }
 
-    let rows = select(db, "functions", &names).await?;
+    let rows = function_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
@@ -276,7 +301,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
         });
     }
 
-    let rows = select(db, "aggregates", &names).await?;
+    let rows = aggregate_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
@@ -292,7 +317,7 @@ pub async fn read_keyspaces(db: &Db, keyspaces: &[&str]) -> Result<Vec<KeyspaceS
         });
     }
 
-    let rows = select(db, "triggers", &names).await?;
+    let rows = trigger_rows;
     for i in 0..rows.rows.len() {
         let r = row(&rows, i);
         let Some(schema) = ks_of(&r).and_then(|k| by_name.get_mut(&k)) else {
