@@ -153,3 +153,23 @@ pub fn now_ms() -> i64 {
         .expect("clock");
     i64::try_from(d.as_millis()).expect("ms")
 }
+
+/// Starts `cassachange <args>` (which must pass `--lock-wait`) while the lock is held
+/// elsewhere, and returns once it says it waits: the child (stdout piped) and the file
+/// its stderr goes to.
+pub fn spawn_waiting(p: &DbProject, args: &[&str]) -> (std::process::Child, std::path::PathBuf) {
+    let err = p.project.path().join("waiting.err");
+    let child = p
+        .project
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawn");
+    wait_for(
+        Duration::from_secs(60),
+        "the run to wait for the lock",
+        || std::fs::read_to_string(&err).is_ok_and(|t| t.contains("; waiting up to ")),
+    );
+    (child, err)
+}

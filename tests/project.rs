@@ -264,6 +264,24 @@ impl DbProject {
         }
     }
 
+    /// Makes the deploy lock look held by another run (`elsewhere:1`, for 120 s; the
+    /// history tables must exist).
+    pub fn hold_lock(&self) {
+        self.instance.exec(&format!(
+            "INSERT INTO {}.deploy_lock (lock_key, locked_by, locked_at, run_id) \
+             VALUES ('global', 'elsewhere:1', toTimestamp(now()), 'other') USING TTL 120",
+            self.history.name
+        ));
+    }
+
+    /// The other run lets go of the lock [`DbProject::hold_lock`] took.
+    pub fn let_go_of_lock(&self) {
+        self.instance.exec(&format!(
+            "DELETE FROM {}.deploy_lock WHERE lock_key = 'global'",
+            self.history.name
+        ));
+    }
+
     /// The first target keyspace's name.
     pub fn ks(&self) -> &str {
         &self.keyspaces[0].name

@@ -3,11 +3,8 @@
 //! for the lock when the freeze was set stops under it; `status` and `repair --list` show
 //! it; the plugin audits both; lifting it lets the next deploy run.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use cassachange_tests::db::plain;
-use cassachange_tests::{enterprise_bin, finish, wait_for, DbProject};
+use cassachange_tests::{enterprise_bin, finish, spawn_waiting, DbProject};
 use serde_json::Value;
 
 #[test]
@@ -117,29 +114,11 @@ fn a_run_waiting_for_the_lock_when_deploys_are_frozen_stops_under_it() {
         "V2__u.cql",
         "CREATE TABLE IF NOT EXISTS u (k int PRIMARY KEY);\n",
     );
-    let history = &p.history.name;
-    plain().exec(&format!(
-        "INSERT INTO {history}.deploy_lock (lock_key, locked_by, locked_at, run_id) \
-         VALUES ('global', 'elsewhere:1', toTimestamp(now()), 'other') USING TTL 120"
-    ));
-    let err = p.project.path().join("waiting.err");
-    let child = p
-        .project
-        .command(&["deploy", "--lock-wait", "60s"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for(
-        Duration::from_secs(60),
-        "the deploy to wait for the lock",
-        || std::fs::read_to_string(&err).is_ok_and(|t| t.contains("waiting up to 60s")),
-    );
+    p.hold_lock();
+    let (child, err) = spawn_waiting(&p, &["deploy", "--lock-wait", "60s"]);
     let out = p.run(&["repair", "--freeze", "incident 42"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    plain().exec(&format!(
-        "DELETE FROM {history}.deploy_lock WHERE lock_key = 'global'"
-    ));
+    p.let_go_of_lock();
     let (code, out) = finish(child);
     let stderr = std::fs::read_to_string(&err).unwrap();
     assert_eq!(code, 1, "{out}{stderr}");

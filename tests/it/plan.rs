@@ -4,11 +4,8 @@
 //! waiting for it), another tag, keyspace list, cluster or tool version — refused with exit
 //! 1, a line per change, nothing deployed and the lock free.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use cassachange_tests::db::{plain, text};
-use cassachange_tests::{finish, wait_for, DbProject};
+use cassachange_tests::{finish, spawn_waiting, DbProject};
 use serde_json::Value;
 
 const V1: &str = "CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);\n";
@@ -234,34 +231,17 @@ fn a_deploy_that_waited_for_the_lock_refuses_a_plan_another_run_made_stale_meanw
     assert_eq!(p.run(&["deploy"]).code, 0);
     p.script("V2__email.cql", V2);
     assert_eq!(p.run(&["deploy", "--dry-run-output", "plan.json"]).code, 0);
-    let history = &p.history.name;
-    plain().exec(&format!(
-        "INSERT INTO {history}.deploy_lock (lock_key, locked_by, locked_at, run_id) \
-         VALUES ('global', 'elsewhere:1', toTimestamp(now()), 'other') USING TTL 120"
-    ));
-    let err = p.project.path().join("waiting.err");
-    let child = p
-        .project
-        .command(&["deploy", "--plan", "plan.json", "--lock-wait", "60s"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for(
-        Duration::from_secs(60),
-        "the deploy to wait for the lock",
-        || std::fs::read_to_string(&err).is_ok_and(|t| t.contains("waiting up to 60s")),
-    );
+    p.hold_lock();
+    let (child, err) = spawn_waiting(&p, &["deploy", "--plan", "plan.json", "--lock-wait", "60s"]);
     // What the other run recorded before it let go of the lock.
     plain().exec(&format!(
-        "INSERT INTO {history}.change_history (script, installed_on, script_type, checksum, \
+        "INSERT INTO {}.change_history (script, installed_on, script_type, checksum, \
          status, keyspace_name, run_id) VALUES ('V2__email.cql', toTimestamp(now()), \
          'versioned', 'elsewhere', 'FAILED', '{}', 'other')",
+        p.history.name,
         p.ks()
     ));
-    plain().exec(&format!(
-        "DELETE FROM {history}.deploy_lock WHERE lock_key = 'global'"
-    ));
+    p.let_go_of_lock();
     let (code, out) = finish(child);
     let stderr = std::fs::read_to_string(&err).unwrap();
     assert_eq!(code, 1, "{out}{stderr}");

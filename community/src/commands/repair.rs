@@ -177,20 +177,15 @@ async fn release(
                 ),
             ))?;
             edition.flush_audit()?;
-            let notifier = Notifier::new(settings, &run.run_id);
-            notifier.send(
-                &Event {
-                    name: "repair",
-                    keyspace: settings.keyspaces.join(","),
-                    detail: format!(
-                        "deploy lock force-released (was held by {})",
-                        info.locked_by
-                    ),
-                    ..Event::default()
-                },
-                Counts::default(),
-            );
-            notifier.finish().await;
+            notify_repair(
+                settings,
+                &run.run_id,
+                format!(
+                    "deploy lock force-released (was held by {})",
+                    info.locked_by
+                ),
+            )
+            .await;
             if crate::report::json() {
                 crate::report::emit(
                     ExitStatus::Success,
@@ -310,6 +305,22 @@ fn lock_value(held: Option<&LockInfo>) -> serde_json::Value {
     }
 }
 
+/// Sends the `repair` notification with `detail` and waits for it (bounded by the
+/// notifications' timeout).
+async fn notify_repair(settings: &Settings, run_id: &str, detail: String) {
+    let notifier = Notifier::new(settings, run_id);
+    notifier.send(
+        &Event {
+            name: "repair",
+            keyspace: settings.keyspaces.join(","),
+            detail,
+            ..Event::default()
+        },
+        Counts::default(),
+    );
+    notifier.finish().await;
+}
+
 /// The freeze as JSON (`null`: none).
 pub(crate) fn freeze_value(f: Option<&Freeze>) -> serde_json::Value {
     f.map_or(serde_json::Value::Null, |f| {
@@ -373,17 +384,7 @@ async fn freeze(
         reason,
     ))?;
     edition.flush_audit()?;
-    let notifier = Notifier::new(settings, &run.run_id);
-    notifier.send(
-        &Event {
-            name: "repair",
-            keyspace: settings.keyspaces.join(","),
-            detail: format!("deploys frozen: {reason}"),
-            ..Event::default()
-        },
-        Counts::default(),
-    );
-    notifier.finish().await;
+    notify_repair(settings, &run.run_id, format!("deploys frozen: {reason}")).await;
     if crate::report::json() {
         crate::report::emit(
             ExitStatus::Success,
@@ -425,17 +426,12 @@ async fn unfreeze(
         format!("was frozen by {}: {}", was.frozen_by, was.reason),
     ))?;
     edition.flush_audit()?;
-    let notifier = Notifier::new(settings, &run.run_id);
-    notifier.send(
-        &Event {
-            name: "repair",
-            keyspace: settings.keyspaces.join(","),
-            detail: format!("deploy freeze lifted (was: {})", was.reason),
-            ..Event::default()
-        },
-        Counts::default(),
-    );
-    notifier.finish().await;
+    notify_repair(
+        settings,
+        &run.run_id,
+        format!("deploy freeze lifted (was: {})", was.reason),
+    )
+    .await;
     if crate::report::json() {
         crate::report::emit(
             ExitStatus::Success,
