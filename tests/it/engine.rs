@@ -282,8 +282,14 @@ fn a_rolled_back_version_is_re_applied_loudly() {
     assert!(out.stdout.contains(label), "dry run: {}", out.stdout);
     let out = p.run(&["deploy"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    // Warned before running, in one line a person can read.
-    insta::assert_snapshot!(p.normalize(&out.stderr), @"warning: <ks0>: V1__a.cql was rolled back <time>, will re-apply (after newer version 2): this deploy applies it again (the Python tool never did; delete or renumber the script to keep it undone)");
+    // Warned before running, in one line a person can read. The hand-written
+    // ROLLBACK_V1 row stands for a Python run, which records no schema: the drift
+    // check says it cannot tell, and the run's end says why it recorded none.
+    insta::assert_snapshot!(p.normalize(&out.stderr), @r"
+    warning: schema of <ks0>: cannot tell whether it drifted: 1 history row(s) since the record (from ROLLBACK_V1 at <time>) came from runs that recorded no schema (the Python tool, an older cassachange, or a run that was killed): differences may be theirs
+    warning: <ks0>: V1__a.cql was rolled back <time>, will re-apply (after newer version 2): this deploy applies it again (the Python tool never did; delete or renumber the script to keep it undone)
+    [schema]  <ks0>: schema not recorded: its record predates runs that recorded none (review the live schema (`cassachange baseline` prints it as CQL), then record it as the expected one with `cassachange drift --accept`)
+    ");
 }
 
 #[test]
