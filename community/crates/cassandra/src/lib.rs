@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod freeze;
+pub mod health;
 pub mod history;
 pub mod lock;
 pub mod preflight;

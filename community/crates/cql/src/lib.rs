@@ -12,5 +12,5 @@ pub mod target;
 
 pub use lexer::{lex, LexError, Pos, Token, TokenKind};
 pub use lint::{lint_script, lint_script_for, Finding, Rule, Severity};
-pub use split::{split, Statement};
+pub use split::{changes_schema, split, Statement};
 pub use target::Target;

@@ -25,6 +25,14 @@ impl Statement<'_> {
         self.tokens.first().is_some_and(|t| t.is_kw("BEGIN"))
     }
 
+    /// True for a statement that changes the schema: `CREATE`, `ALTER` or `DROP` (of a
+    /// keyspace, table, type, index, view, function, aggregate, trigger, role or user).
+    pub fn changes_schema(&self) -> bool {
+        self.tokens
+            .first()
+            .is_some_and(|t| t.is_kw("CREATE") || t.is_kw("ALTER") || t.is_kw("DROP"))
+    }
+
     /// True when the statement may run again later, after the statements that follow it
     /// in its script ran, without harm: it is [idempotent](Statement::is_idempotent) and
     /// destroys nothing. A `DROP … IF EXISTS` is idempotent (sent twice at once it drops
@@ -112,6 +120,11 @@ impl Statement<'_> {
             || ((kw(i, "ADD") && kw(i + 1, "IF") && kw(i + 2, "NOT") && kw(i + 3, "EXISTS"))
                 || (kw(i, "DROP") && kw(i + 1, "IF") && kw(i + 2, "EXISTS")))
     }
+}
+
+/// True when a statement of `src` [changes the schema](Statement::changes_schema).
+pub fn changes_schema(src: &str) -> bool {
+    split(src).0.iter().any(Statement::changes_schema)
 }
 
 /// Splits `src` into statements. Empty statements (`;;`) are dropped. On an
@@ -208,6 +221,17 @@ pub(super) fn batch_body<'s, 'a>(stmt: &'s Statement<'a>) -> Vec<&'s [Token<'a>]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_changes_are_told_from_other_statements() {
+        assert!(changes_schema("create table t (k int primary key);"));
+        assert!(changes_schema(
+            "INSERT INTO t (k) VALUES (1);\n  ALTER TABLE t ADD v int;"
+        ));
+        assert!(changes_schema("-- a comment\nDROP TABLE IF EXISTS t;"));
+        assert!(!changes_schema("INSERT INTO t (k) VALUES (1); TRUNCATE t;"));
+        assert!(!changes_schema("UPDATE t SET v = 'CREATE' WHERE k = 1;"));
+    }
 
     fn texts(src: &str) -> Vec<&str> {
         let (s, e) = split(src);

@@ -28,8 +28,11 @@ use tokio::sync::Mutex;
 pub use scylla::statement::Consistency;
 pub use scylla::value::CqlValue;
 
-use cassachange_config::Settings;
+use cassachange_config::{HistoryConsistency, Settings};
 pub use cassachange_core::DbError;
+
+/// How long a schema change waits for every live node to agree.
+const AGREEMENT_LIMIT: Duration = Duration::from_secs(60);
 
 /// Bound values of a statement, in marker order; `None` is null.
 pub type Values = Vec<Option<CqlValue>>;
@@ -141,6 +144,15 @@ pub struct Db {
     astra: Option<Arc<astra::Proxy>>,
     /// The profile of migration statements: the node that ran the last one runs the next.
     scripts: scylla::client::execution_profile::ExecutionProfileHandle,
+    /// The datacenter of the contact points (requests prefer it; `LOCAL_*` levels are
+    /// its), `None` on AstraDB or when no contact point was found among the nodes.
+    local_dc: Option<String>,
+    /// The serial consistency of the lock: `SERIAL`, or `LOCAL_SERIAL` under
+    /// `history_consistency: local_quorum` (deploys from one datacenter only).
+    serial: SerialConsistency,
+    /// Nodes that are up but that this client cannot reach (found by the health
+    /// check): after a schema change, their agreement is read from gossip.
+    gossip_only: std::sync::Mutex<Vec<crate::health::GossipNode>>,
 }
 
 impl Db {
@@ -148,7 +160,7 @@ impl Db {
     pub async fn connect(settings: &Settings) -> Result<Db, DbError> {
         let mut builder = SessionBuilder::new()
             .connection_timeout(Duration::from_secs(5))
-            .schema_agreement_timeout(Duration::from_secs(60))
+            .schema_agreement_timeout(AGREEMENT_LIMIT)
             // Keyspaces and table names for routing, not columns and UDTs: schema
             // questions go to system_schema, and every DDL statement of a deploy would
             // otherwise refetch every column of the keyspace.
@@ -271,6 +283,29 @@ impl Db {
                 })
             }
         };
+        // Like the original's driver (DCAwareRoundRobinPolicy), requests stay in the
+        // datacenter of the contact points: `LOCAL_QUORUM` means theirs, whichever
+        // node coordinates. Under `local_quorum` they never leave it.
+        let local_quorum = settings.history_consistency == HistoryConsistency::LocalQuorum;
+        let mut local_dc = None;
+        if astra.is_none() {
+            local_dc = contact_datacenter(&session, &settings.hosts, settings.port).await;
+            if let Some(dc) = &local_dc {
+                let policy = DefaultPolicy::builder()
+                    .prefer_datacenter(dc.clone())
+                    .token_aware(true)
+                    .permit_dc_failover(!local_quorum)
+                    .build();
+                let mut handle = session.get_default_execution_profile_handle().clone();
+                handle.map_to_another_profile(
+                    handle
+                        .pointee_to_builder()
+                        .load_balancing_policy(Arc::clone(&policy))
+                        .build(),
+                );
+                routing = policy;
+            }
+        }
         Ok(Db {
             session,
             contact,
@@ -280,7 +315,44 @@ impl Db {
                 .load_balancing_policy(Arc::new(sticky::Sticky::new(routing)))
                 .build()
                 .into_handle(),
+            local_dc,
+            serial: if local_quorum {
+                SerialConsistency::LocalSerial
+            } else {
+                SerialConsistency::Serial
+            },
+            gossip_only: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// The datacenter of the contact points (see [`Db::connect`]).
+    pub fn local_dc(&self) -> Option<&str> {
+        self.local_dc.as_deref()
+    }
+
+    /// True on AstraDB (a managed cluster: its topology is not the client's to check).
+    pub fn is_astra(&self) -> bool {
+        self.astra.is_some()
+    }
+
+    /// The driver's session (for the health check in this crate).
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Sets the nodes whose schema agreement is read from gossip after each schema change.
+    pub(crate) fn set_gossip_only(&self, nodes: Vec<crate::health::GossipNode>) {
+        *self
+            .gossip_only
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = nodes;
+    }
+
+    fn gossip_only(&self) -> Vec<crate::health::GossipNode> {
+        self.gossip_only
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The local forwarders of an AstraDB session (host id, address), for tests and
@@ -495,8 +567,8 @@ impl Db {
         Ok(())
     }
 
-    /// Runs a lightweight transaction (serial consistency `SERIAL`, commit at `cl`)
-    /// and reads `[applied]`.
+    /// Runs a lightweight transaction (serial consistency `SERIAL`, or `LOCAL_SERIAL`
+    /// under `history_consistency: local_quorum`; commit at `cl`) and reads `[applied]`.
     pub async fn lwt(
         &self,
         what: &str,
@@ -506,7 +578,7 @@ impl Db {
     ) -> Result<LwtResult, DbError> {
         let mut p = self.prepare(cql, what).await?;
         p.set_consistency(cl);
-        p.set_serial_consistency(Some(SerialConsistency::Serial));
+        p.set_serial_consistency(Some(self.serial));
         let result = self
             .session
             .execute_unpaged(&p, values)
@@ -536,7 +608,10 @@ impl Db {
         values: Values,
     ) -> Result<Rows, DbError> {
         let mut p = self.prepare(cql, what).await?;
-        p.set_consistency(Consistency::Serial);
+        p.set_consistency(match self.serial {
+            SerialConsistency::LocalSerial => Consistency::LocalSerial,
+            SerialConsistency::Serial => Consistency::Serial,
+        });
         let result = self
             .session
             .execute_unpaged(&p, values)
@@ -565,8 +640,30 @@ impl Db {
             st.set_request_timeout(Some(t));
         }
         match self.session.query_unpaged(st, &[]).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(script_error(what, &e)),
+            Ok(_) => {
+                // The driver waited for the nodes it is connected to; nodes up but out
+                // of its reach are waited for in gossip.
+                let gossip_only = self.gossip_only();
+                if !gossip_only.is_empty() && crate::cql::changes_schema(text) {
+                    crate::health::await_gossip_agreement(self, &gossip_only, AGREEMENT_LIMIT)
+                        .await
+                        .map_err(|reason| DbError::SchemaAgreement {
+                            what: what.to_string(),
+                            reason,
+                        })?;
+                }
+                Ok(())
+            }
+            Err(e) => match script_error(what, &e) {
+                DbError::SchemaAgreement { what, reason } => Err(DbError::SchemaAgreement {
+                    reason: format!(
+                        "{reason}; schema versions now: {}",
+                        crate::health::versions_line(self).await
+                    ),
+                    what,
+                }),
+                other => Err(other),
+            },
         }
     }
 
@@ -642,7 +739,7 @@ fn host_port(host: &str, port: u16) -> String {
 }
 
 /// Every row of an unpaged result, with its column names.
-fn all_rows(
+pub(crate) fn all_rows(
     what: &str,
     result: scylla::response::query_result::QueryResult,
 ) -> Result<Rows, DbError> {
@@ -794,6 +891,28 @@ fn first_line(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// The datacenter of the first contact point found among the cluster's nodes (the
+/// addresses resolved as the driver resolves them).
+async fn contact_datacenter(session: &Session, hosts: &[String], port: u16) -> Option<String> {
+    let state = session.get_cluster_state();
+    for host in hosts {
+        let Ok(addrs) = tokio::net::lookup_host(host_port(host, port)).await else {
+            continue;
+        };
+        for addr in addrs {
+            if let Some(dc) = state
+                .get_nodes_info()
+                .iter()
+                .find(|n| n.address.ip() == addr.ip() && n.address.port() == addr.port())
+                .and_then(|n| n.datacenter.clone())
+            {
+                return Some(dc);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
