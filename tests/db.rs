@@ -210,6 +210,14 @@ pub fn twodc() -> &'static Instance {
     I.get_or_init(|| start_and_describe("twodc"))
 }
 
+/// Runs `node.sh <args>`: its output when it succeeds, `None` when it fails.
+pub fn node_sh_try(args: &[&str]) -> Option<String> {
+    let out = Command::new(node_sh()).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Runs `node.sh <args>` for an instance; panics with its output on failure.
 pub fn node_sh_run(args: &[&str]) -> String {
     let out = Command::new(node_sh())

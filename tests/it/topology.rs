@@ -2,26 +2,18 @@
 //! test keyspaces replicated once in each): deploys from a contact point in each
 //! datacenter, two at once from different ones, one datacenter down under each
 //! `history_consistency`, schema disagreement caught and waited for, a node up but out
-//! of the client's reach, and the freeze. These tests stop nodes, so they take turns
-//! (one lock) and put the cluster back as they found it, even when they fail.
+//! of the client's reach, and the freeze. The scenarios stop nodes, so they run one
+//! after another in one test (holding one test thread, not two), each putting the
+//! cluster back as it found it, even when it fails.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use cassachange_tests::db::{node_sh_run, twodc};
+use cassachange_tests::db::{node_sh_run, node_sh_try, twodc};
 use cassachange_tests::{finish, spawn, wait_for, DbProject};
 use serde_json::Value;
 
 const DC1: &str = "127.0.0.8";
 const DC2: &str = "127.0.0.9";
-
-/// One topology test at a time.
-static TURN: Mutex<()> = Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    TURN.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A project on `twodc` whose only contact point is `host`, with `consistency`.
 fn project(label: &str, host: &str, consistency: &str) -> DbProject {
@@ -59,7 +51,9 @@ fn node2_is(state: &str) -> bool {
 
 /// `nodetool` on node 2 when its JVM runs (`None` when it does not answer JMX).
 fn try_nodetool2(args: &[&str]) -> Option<String> {
-    std::panic::catch_unwind(|| nodetool("2", args)).ok()
+    let mut all = vec!["nodetool", "--name", "twodc", "--node", "2"];
+    all.extend_from_slice(args);
+    node_sh_try(&all)
 }
 
 /// Both nodes up, reachable, gossiping and agreeing on the schema.
@@ -110,9 +104,7 @@ fn json(stdout: &str) -> Value {
 
 const T: &str = "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY, v text);\n";
 
-#[test]
 fn deploys_from_each_datacenter_with_quorum_and_each_quorum() {
-    let _turn = turn();
     let _restore = Restore;
     restore();
     let a = project("dcq", DC1, "quorum");
@@ -172,9 +164,7 @@ fn deploys_from_each_datacenter_with_quorum_and_each_quorum() {
     assert_eq!(a.run(&["deploy"]).code, 0);
 }
 
-#[test]
 fn two_deploys_at_once_from_different_datacenters_one_runs() {
-    let _turn = turn();
     let _restore = Restore;
     restore();
     let a = project("dcrace", DC1, "quorum");
@@ -220,9 +210,7 @@ fn two_deploys_at_once_from_different_datacenters_one_runs() {
     assert_eq!(successes, 1);
 }
 
-#[test]
 fn one_datacenter_down_stops_quorum_and_each_quorum_and_local_quorum_runs() {
-    let _turn = turn();
     let _restore = Restore;
     restore();
     let p = project("dcdown", DC1, "quorum");
@@ -325,9 +313,7 @@ fn one_datacenter_down_stops_quorum_and_each_quorum_and_local_quorum_runs() {
     assert!(out.stdout.contains("up to date"), "{}", out.all());
 }
 
-#[test]
 fn schema_disagreement_is_caught_before_ddl_and_can_be_waited_for() {
-    let _turn = turn();
     let _restore = Restore;
     restore();
     let p = project("dcagree", DC1, "quorum");
@@ -377,22 +363,30 @@ fn schema_disagreement_is_caught_before_ddl_and_can_be_waited_for() {
         "V2__u.cql",
         "CREATE TABLE IF NOT EXISTS u (k int PRIMARY KEY);\n",
     );
-    let waiting = spawn(&p, &["deploy", "--wait-healthy", "90s"], &[]);
-    std::thread::sleep(Duration::from_secs(3));
+    let err = p.project.path().join("waiting.err");
+    let waiting = p
+        .project
+        .command(&["deploy", "--wait-healthy", "90s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawn");
+    wait_for(Duration::from_secs(60), "the deploy to wait", || {
+        std::fs::read_to_string(&err).is_ok_and(|t| {
+            t.contains("[health]  waiting up to ")
+                && t.contains("(--wait-healthy) for: schema disagreement")
+        })
+    });
     nodetool("2", &["enablegossip"]);
     nodetool("2", &["resetlocalschema"]);
-    let (code, text) = finish(waiting);
+    let (code, out) = finish(waiting);
+    let text = format!("{out}{}", std::fs::read_to_string(&err).unwrap_or_default());
     assert_eq!(code, 0, "{text}");
-    assert!(
-        text.contains("[health]  waiting up to ") && text.contains("[health]  healthy after "),
-        "{text}"
-    );
+    assert!(text.contains("[health]  healthy after "), "{text}");
     assert!(p.table_exists(p.ks(), "u"));
 }
 
-#[test]
 fn a_node_up_but_out_of_reach_counts_as_up_and_is_waited_for_in_gossip() {
-    let _turn = turn();
     let _restore = Restore;
     restore();
     let p = project("dcreach", DC1, "each_quorum");
@@ -427,4 +421,13 @@ fn a_node_up_but_out_of_reach_counts_as_up_and_is_waited_for_in_gossip() {
         rows[0][1], local[0][0],
         "dc2 agreed before the deploy ended"
     );
+}
+
+#[test]
+fn two_datacenters() {
+    deploys_from_each_datacenter_with_quorum_and_each_quorum();
+    two_deploys_at_once_from_different_datacenters_one_runs();
+    one_datacenter_down_stops_quorum_and_each_quorum_and_local_quorum_runs();
+    schema_disagreement_is_caught_before_ddl_and_can_be_waited_for();
+    a_node_up_but_out_of_reach_counts_as_up_and_is_waited_for_in_gossip();
 }
