@@ -10,6 +10,9 @@
 #   cassachange-<version>-py3-none-<platform>.whl              maturin "bin" wheel: `pip install`
 #                                                              puts the Rust binary on PATH as
 #                                                              `cassachange`
+#   cassachange_enterprise-<version>-py3-none-<platform>.whl   the plugin (all providers) into
+#                                                              the same bin folder; requires the
+#                                                              first; extras vault/aws/azure/all
 #   SHA256SUMS
 #
 # The community binary and the enterprise plugin are separate artifacts, like the
@@ -183,6 +186,17 @@ if ((WHEEL == 1)); then
   # maturin builds the same cargo profile into the same target dir (nothing is rebuilt).
   "$MATURIN" build --quiet -m "$ROOT/community/Cargo.toml" -b bin --profile "$PROFILE" \
     --locked --out "$OUT" --compatibility linux --skip-auditwheel >/dev/null
+
+  # The plugin's wheel, for the same platform: it installs the plugin beside the
+  # binary (the venv's bin folder) and requires the binary's wheel of this version.
+  log "wheel of the enterprise plugin"
+  W=$(cd "$OUT" && ls "cassachange-$VERSION-py3-none-"*.whl | head -n 1)
+  PLATFORM=${W#"cassachange-$VERSION-py3-none-"}
+  PLATFORM=${PLATFORM%.whl}
+  E="$STAGE/cassachange-enterprise-$VERSION-$TARGET"
+  [[ -d $E ]] || E=$(ls -d "$STAGE"/cassachange-enterprise-* | head -n 1)
+  python3 "$ROOT/packaging/plugin_wheel.py" --plugin "$E/$DLL" --version "$VERSION" \
+    --platform "$PLATFORM" --out "$OUT" >/dev/null
 fi
 
 (cd "$OUT" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort \

@@ -217,4 +217,48 @@ fn release_artifacts_check_out_install_and_run() {
         ])
         .arg(&wheel));
     assert_eq!(edition(&venv.join("bin/cassachange")), "community");
+
+    // The original's install commands, verbatim, from a folder of built wheels only:
+    // the plugin's wheel turns a fresh venv's binary into the enterprise edition.
+    let venv = scratch.path().join("venv-enterprise");
+    sh(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    let pip = |args: &[&str]| {
+        let out = sh(Command::new(venv.join("bin/python"))
+            .args(["-m", "pip"])
+            .args(args)
+            .args(["--no-index", "--disable-pip-version-check", "--find-links"])
+            .arg(&a));
+        assert!(
+            !out.all().contains("does not provide the extra"),
+            "pip {args:?}: {}",
+            out.all()
+        );
+    };
+    pip(&["install", "cassachange-enterprise[vault]"]);
+    for extra in ["aws", "azure", "all"] {
+        pip(&["install", &format!("cassachange-enterprise[{extra}]")]);
+    }
+    pip(&["install", "cassachange"]);
+    let bin = venv.join("bin/cassachange");
+    assert!(venv.join("bin").join(PLUGIN).is_file());
+    let out = Output::of(Command::new(&bin).args(["--version", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let v: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_eq!(v["edition"]["name"], "enterprise", "{v}");
+    let providers = v["edition"]["plugin"]["providers"].to_string();
+    for p in ["vault", "aws", "azure"] {
+        assert!(providers.contains(p), "{p} in {providers}");
+    }
+    // The spec's workflow steps with the installed binary: validate, dry run, deploy.
+    let mut p = cassachange_tests::DbProject::new(cassachange_tests::db::plain(), "wheel", 1, "");
+    p.project.use_bin(bin);
+    p.script(
+        "V1__t.cql",
+        "CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY);\n",
+    );
+    for args in [&["validate"][..], &["deploy", "--dry-run"], &["deploy"]] {
+        let out = p.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.all());
+    }
+    assert!(p.table_exists(p.ks(), "t"));
 }
