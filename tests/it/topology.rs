@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use cassachange_tests::db::{node_sh_run, node_sh_try, twodc};
-use cassachange_tests::{finish, spawn, wait_for, DbProject};
+use cassachange_tests::{finish, signal, spawn, wait_for, DbProject};
 use serde_json::Value;
 
 const DC1: &str = "127.0.0.8";
@@ -363,20 +363,35 @@ fn schema_disagreement_is_caught_before_ddl_and_can_be_waited_for() {
         "V2__u.cql",
         "CREATE TABLE IF NOT EXISTS u (k int PRIMARY KEY);\n",
     );
-    let err = p.project.path().join("waiting.err");
-    let waiting = p
-        .project
-        .command(&["deploy", "--wait-healthy", "90s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("spawn");
-    wait_for(Duration::from_secs(60), "the deploy to wait", || {
-        std::fs::read_to_string(&err).is_ok_and(|t| {
-            t.contains("[health]  waiting up to ")
-                && t.contains("(--wait-healthy) for: schema disagreement")
-        })
-    });
+    let wait_healthy = |name: &str| {
+        let err = p.project.path().join(name);
+        let child = p
+            .project
+            .command(&["deploy", "--wait-healthy", "90s"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .spawn()
+            .expect("spawn");
+        wait_for(Duration::from_secs(60), "the deploy to wait", || {
+            std::fs::read_to_string(&err).is_ok_and(|t| {
+                t.contains("[health]  waiting up to ")
+                    && t.contains("(--wait-healthy) for: schema disagreement")
+            })
+        });
+        (child, err)
+    };
+    // A signal ends the wait at once: exit 130, nothing ran.
+    let (waiting, err) = wait_healthy("interrupted.err");
+    signal(waiting.id(), "-INT");
+    let (code, out) = finish(waiting);
+    let text = format!("{out}{}", std::fs::read_to_string(&err).unwrap_or_default());
+    assert_eq!(code, 130, "{text}");
+    assert!(
+        text.contains("interrupted while waiting for the cluster to become healthy"),
+        "{text}"
+    );
+    assert!(!p.table_exists(p.ks(), "u"));
+    let (waiting, err) = wait_healthy("waiting.err");
     nodetool("2", &["enablegossip"]);
     nodetool("2", &["resetlocalschema"]);
     let (code, out) = finish(waiting);

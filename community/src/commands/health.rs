@@ -160,6 +160,7 @@ pub(crate) async fn gate(
             .iter()
             .any(|p| matches!(p, Problem::Disagreement(_)))
             && Instant::now() < grace
+            && !crate::interrupt::interrupted()
         {
             tokio::time::sleep(Duration::from_millis(300)).await;
             match health::read(db, history_keyspace).await {
@@ -186,7 +187,11 @@ pub(crate) async fn gate(
                 ));
                 waiting_for = Some(stops);
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // Two seconds, or less when a signal comes.
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = crate::interrupt::stop().wait() => {}
+            }
             continue;
         }
         for n in &a.notes {
@@ -219,6 +224,19 @@ pub(crate) async fn gate(
             return Verdict {
                 value,
                 refusal: None,
+            };
+        }
+        if interrupted && waiting_for.is_some() {
+            return Verdict {
+                value,
+                refusal: Some(
+                    UserError::failure(format!(
+                        "interrupted while waiting for the cluster to become healthy ({}); the \
+                         {command} did not start",
+                        stops.join("; ")
+                    ))
+                    .status(crate::exit::ExitStatus::Interrupted),
+                ),
             };
         }
         let what = if ddl {
