@@ -220,6 +220,15 @@ fn one_datacenter_down_stops_quorum_and_each_quorum_and_local_quorum_runs() {
     node_sh_run(&["stop", "--name", "twodc", "--node", "2", "--kill"]);
     wait_for(Duration::from_secs(60), "dc2 seen down", || node2_is("DN"));
 
+    // status cannot read the history at QUORUM either, and says why (exit 2).
+    let out = p.run(&["status"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("hint: the cluster: 1 node(s) down: 127.0.0.9 (dc2)"),
+        "{}",
+        out.stderr
+    );
     // Nothing pending, under quorum: the history itself cannot be read at QUORUM, and
     // the error says why (exit 1); under local_quorum the no-op deploy succeeds.
     let out = p.run(&["deploy"]);

@@ -58,6 +58,31 @@ impl Verdict {
     }
 }
 
+/// Why the history keyspace cannot be read or written at `history_consistency`, when
+/// the cluster's health says so (nodes down, too few replicas up).
+pub(crate) async fn unreadable_because(
+    db: &Db,
+    settings: &Settings,
+    history_keyspace: &str,
+) -> Option<String> {
+    let topology = health::read(db, history_keyspace)
+        .await
+        .inspect_err(|e| tracing::debug!("the cluster's health could not be read: {e}"))
+        .ok()?;
+    let a = health::assess(&topology, settings.history_consistency);
+    tracing::debug!("health after a failed history read: {a:?}");
+    if !a.stops_any_run() {
+        return None;
+    }
+    let reasons: Vec<String> = a
+        .problems
+        .iter()
+        .filter(|p| !matches!(p, Problem::Disagreement(_)))
+        .map(Problem::describe)
+        .collect();
+    Some(reasons.join("; "))
+}
+
 /// The refusal of a run whose history could not be read, when the cluster's health
 /// explains it (nodes down, too few replicas for `history_consistency`): exit 1 with
 /// the reasons, the read's own error as a hint. `None`: health does not explain it.
@@ -68,21 +93,11 @@ pub(crate) async fn explain_history_failure(
     error: &crate::db::DbError,
     command: &str,
 ) -> Option<UserError> {
-    let topology = health::read(db, history_keyspace).await.ok()?;
-    let a = health::assess(&topology, settings.history_consistency);
-    if !a.stops_any_run() {
-        return None;
-    }
-    let reasons: Vec<String> = a
-        .problems
-        .iter()
-        .filter(|p| !matches!(p, Problem::Disagreement(_)))
-        .map(Problem::describe)
-        .collect();
+    let reasons = unreadable_because(db, settings, history_keyspace).await?;
     Some(
         UserError::failure(format!(
-            "the cluster is not healthy for the history and lock: {}; the {command} did not start",
-            reasons.join("; ")
+            "the cluster is not healthy for the history and lock: {reasons}; the {command} did \
+             not start"
         ))
         .hint(format!("the history read failed: {error}"))
         .hint(format!(

@@ -21,7 +21,16 @@ pub(crate) async fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitSt
     let keyspaces: Vec<&str> = settings.keyspaces.iter().map(String::as_str).collect();
     let db = connect::open(settings, &[history_ks]).await?;
     let table = connect::history_table(&db, settings, history_ks);
-    let rows = table.read_all().await.map_err(crate::ui::UserError::from)?;
+    let rows = match table.read_all().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            let mut err = crate::ui::UserError::from(e);
+            if let Some(why) = super::health::unreadable_because(&db, settings, history_ks).await {
+                err = err.hint(format!("the cluster: {why}"));
+            }
+            return Err(err.into());
+        }
+    };
 
     let mut shown: Vec<&HistoryRow> = rows
         .iter()

@@ -492,16 +492,28 @@ async fn gossip(db: &Db, via: &Arc<Node>) -> Result<BTreeMap<String, Gossip>, St
 /// keyspace's replication.
 pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> {
     let history_keyspace = history_keyspace.to_ascii_lowercase();
-    let replication = replication(db, &history_keyspace).await?;
     if db.is_astra() {
         return Ok(Topology {
             nodes: Vec::new(),
             local_dc: None,
             history_keyspace,
-            replication,
+            replication: None,
             managed: true,
         });
     }
+    // A node killed a moment ago may still be picked (its pool not yet seen broken):
+    // another attempt goes elsewhere.
+    let mut attempt = 0;
+    let replication = loop {
+        match replication(db, &history_keyspace).await {
+            Ok(r) => break r,
+            Err(_) if attempt < 3 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let state = db.session().get_cluster_state();
     let all: Vec<Arc<Node>> = state.get_nodes_info().to_vec();
     let answers = futures_util::future::join_all(all.iter().map(|n| async move {
