@@ -20,6 +20,9 @@ mod cassandra4;
 mod catalogue;
 mod checksum_compat;
 mod cli_config;
+// Early in the order: its one long test (the two-datacenter scenarios, ~200 s) then
+// runs beside the others instead of alone at the end.
+mod cluster_topology;
 mod compat;
 mod concurrency;
 mod connect;
@@ -41,6 +44,5 @@ mod secrets_vault;
 mod smoke;
 mod stops;
 mod tls;
-mod topology;
 mod validate;
 mod workflow;
