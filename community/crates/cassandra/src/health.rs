@@ -488,6 +488,26 @@ async fn gossip(db: &Db, via: &Arc<Node>) -> Result<BTreeMap<String, Gossip>, St
     Ok(out)
 }
 
+/// Every node the driver knows, and each connected one's own schema version
+/// (`system.local`, asked of that node only, all in parallel): `None` for a node
+/// without a connection, `Err` for one that did not answer.
+async fn own_versions(db: &Db) -> (Vec<Arc<Node>>, Vec<Option<Result<Option<Uuid>, String>>>) {
+    let state = db.session().get_cluster_state();
+    let all: Vec<Arc<Node>> = state.get_nodes_info().to_vec();
+    let answers = futures_util::future::join_all(all.iter().map(|n| async move {
+        if !n.is_connected() {
+            return None;
+        }
+        Some(
+            query_on(db, n, "SELECT schema_version FROM system.local")
+                .await
+                .map(|rows| uuid_col(&rows, 0, "schema_version")),
+        )
+    }))
+    .await;
+    (all, answers)
+}
+
 /// Reads the topology: every node's state and schema version, and the history
 /// keyspace's replication.
 pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> {
@@ -514,15 +534,7 @@ pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> 
             Err(e) => return Err(e),
         }
     };
-    let state = db.session().get_cluster_state();
-    let all: Vec<Arc<Node>> = state.get_nodes_info().to_vec();
-    let answers = futures_util::future::join_all(all.iter().map(|n| async move {
-        if !n.is_connected() {
-            return None;
-        }
-        Some(query_on(db, n, "SELECT schema_version FROM system.local").await)
-    }))
-    .await;
+    let (all, answers) = own_versions(db).await;
     let mut nodes = Vec::new();
     let mut unreached = Vec::new();
     let mut via = None;
@@ -534,8 +546,8 @@ pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> 
             schema: None,
         };
         match answer {
-            Some(Ok(rows)) => {
-                h.schema = uuid_col(&rows, 0, "schema_version");
+            Some(Ok(version)) => {
+                h.schema = version;
                 via.get_or_insert_with(|| Arc::clone(n));
             }
             Some(Err(e)) => h.state = NodeState::Down(format!("(does not answer: {e})")),
@@ -727,22 +739,12 @@ pub(crate) async fn await_gossip_agreement(
 /// The schema version of each node this client is connected to, for a message naming
 /// the nodes that disagree.
 pub(crate) async fn versions_line(db: &Db) -> String {
-    let state = db.session().get_cluster_state();
-    let all: Vec<Arc<Node>> = state.get_nodes_info().to_vec();
-    let answers = futures_util::future::join_all(all.iter().map(|n| async move {
-        if !n.is_connected() {
-            return None;
-        }
-        query_on(db, n, "SELECT schema_version FROM system.local")
-            .await
-            .ok()
-            .and_then(|r| uuid_col(&r, 0, "schema_version"))
-    }))
-    .await;
+    let (all, answers) = own_versions(db).await;
     let parts: Vec<String> = all
         .iter()
         .zip(answers)
-        .map(|(n, v)| {
+        .map(|(n, answer)| {
+            let v = answer.and_then(Result::ok).flatten();
             format!(
                 "{} ({}) {}",
                 n.address.ip(),
