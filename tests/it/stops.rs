@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cassachange_tests::db::plain;
+use cassachange_tests::db::{block_on, plain};
 use cassachange_tests::{finish, signal, spawn, wait_for, DbProject};
 
 /// `CREATE TABLE IF NOT EXISTS c …; UPDATE c SET n = n + 1 …;` then `alters` schema
@@ -251,7 +251,12 @@ fn a_drop_if_exists_script_killed_half_way_is_not_repeated() {
     wait_for(Duration::from_secs(60), "the table to exist", || {
         p.table_exists(p.ks(), "t")
     });
-    plain().exec(&format!("INSERT INTO {}.t (k) VALUES (7)", p.ks()));
+    // The node lists the table in system_schema a moment before it accepts writes to
+    // it ("table t does not exist"): write once it does.
+    let insert = format!("INSERT INTO {}.t (k) VALUES (7)", p.ks());
+    wait_for(Duration::from_secs(30), "the table to take writes", || {
+        block_on(plain().session().query_unpaged(insert.as_str(), &[])).is_ok()
+    });
     child.kill().expect("SIGKILL");
     let _ = finish(child);
     assert_eq!(p.run(&["repair", "--release-lock"]).code, 0);
