@@ -15,13 +15,22 @@
 #                                                              first; extras vault/aws/azure/all
 #   SHA256SUMS
 #
+# With --target x86_64-pc-windows-gnu (cross-built with mingw-w64; Debian's
+# gcc-mingw-w64-x86-64 and `rustup target add x86_64-pc-windows-gnu`):
+#   cassachange-<version>-x86_64-pc-windows-gnu.zip             cassachange.exe, README, LICENSE
+#   cassachange-enterprise-<version>-x86_64-pc-windows-gnu.zip  cassachange_enterprise.dll (all
+#                                                              providers): unzip it beside the .exe
+#   cassachange-<version>-py3-none-win_amd64.whl                the .exe into <venv>\Scripts
+#   cassachange_enterprise-<version>-py3-none-win_amd64.whl     the .dll beside it
+#   SHA256SUMS
+#
 # The community binary and the enterprise plugin are separate artifacts, like the
 # original's two pip packages. Builds are reproducible: paths are remapped, timestamps
 # come from SOURCE_DATE_EPOCH (default: the last commit), archives are sorted with fixed
 # owners and modes, gzip writes no name or time.
 #
 # Usage: packaging/build.sh [--out DIR] [--profile release|dev] [--features "all vault aws azure"]
-#                           [--no-deb] [--no-wheel]
+#                           [--no-deb] [--no-wheel] [--target x86_64-pc-windows-gnu]
 #   --profile dev packs the dev builds of the workspace (quick; the test suite uses it);
 #   the default is release (stripped, thin LTO).
 set -euo pipefail
@@ -32,6 +41,7 @@ PROFILE=release
 FEATURE_SETS="all vault aws azure"
 DEB=1
 WHEEL=1
+CROSS=
 while (($#)); do
   case $1 in
     --out) OUT=$2; shift 2 ;;
@@ -39,11 +49,15 @@ while (($#)); do
     --features) FEATURE_SETS=$2; shift 2 ;;
     --no-deb) DEB=0; shift ;;
     --no-wheel) WHEEL=0; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --target) CROSS=$2; shift 2 ;;
+    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case $PROFILE in release | dev) ;; *) echo "build.sh: --profile is release or dev" >&2; exit 2 ;; esac
+case $CROSS in "" | x86_64-pc-windows-gnu) ;; *)
+  echo "build.sh: --target is x86_64-pc-windows-gnu (or absent: this machine's own)" >&2; exit 2 ;;
+esac
 
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/target}"
@@ -74,6 +88,80 @@ pack() {
     --mode='u+rwX,go+rX,go-w' -C "$(dirname "$dir")" -cf - "$(basename "$dir")" \
     | gzip -n -9 >"$OUT/$name.tar.gz"
 }
+
+find_maturin() {
+  # Sets MATURIN:
+  # maturin from PATH or $MATURIN; else a venv of its own under the cache, with the
+  # version tests/requirements.txt pins (one pin for the suite and the release), so a
+  # fresh machine builds the wheel without a prepared environment.
+  if [[ -z ${MATURIN:-} ]] && ! command -v maturin >/dev/null; then
+    TOOLS="${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/packaging-venv"
+    PIN=$(grep -E '^maturin==' "$ROOT/tests/requirements.txt" || true)
+    [[ -n $PIN ]] || { echo "build.sh: tests/requirements.txt pins no maturin" >&2; exit 2; }
+    if ! "$TOOLS/bin/maturin" --version 2>/dev/null | grep -qF "${PIN#maturin==}"; then
+      log "installing $PIN into $TOOLS"
+      command -v python3 >/dev/null || {
+        echo "build.sh: python3 not found: it installs maturin (or set MATURIN; --no-wheel skips the wheel)" >&2
+        exit 2
+      }
+      rm -rf "$TOOLS"
+      python3 -m venv "$TOOLS" && "$TOOLS/bin/python" -m pip install -q \
+        --disable-pip-version-check "$PIN" >&2 || {
+        echo "build.sh: could not install $PIN into $TOOLS (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
+        exit 2
+      }
+    fi
+    MATURIN="$TOOLS/bin/maturin"
+  fi
+  MATURIN=${MATURIN:-maturin}
+  command -v "$MATURIN" >/dev/null || {
+    echo "build.sh: maturin not found (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
+    exit 2
+  }
+}
+
+sums() {
+  (cd "$OUT" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort \
+    | xargs sha256sum >SHA256SUMS)
+  log "artifacts in $OUT:"
+  (cd "$OUT" && ls -l --time-style=+ | sed 1d) >&2
+}
+
+if [[ -n $CROSS ]]; then
+  TARGET=$CROSS
+  command -v x86_64-w64-mingw32-gcc >/dev/null || {
+    echo "build.sh: x86_64-w64-mingw32-gcc not found: install Debian's gcc-mingw-w64-x86-64 (tests/windows/setup.sh does)" >&2
+    exit 2
+  }
+  rustup target list --installed 2>/dev/null | grep -qx "$TARGET" || rustup target add "$TARGET" >&2
+  log "cassachange $VERSION for $TARGET ($PROFILE)"
+  # shellcheck disable=SC2086
+  cargo build $CARGO_PROFILE --locked --target "$TARGET" -p cassachange -p cassachange-enterprise
+  BUILT="$CARGO_TARGET_DIR/$TARGET/$PROFILE_DIR"
+  W="$STAGE/cassachange-$VERSION-$TARGET"
+  mkdir -p "$W"
+  if [[ $PROFILE == dev ]]; then
+    x86_64-w64-mingw32-strip -o "$W/cassachange.exe" "$BUILT/cassachange.exe"
+    x86_64-w64-mingw32-strip -o "$STAGE/cassachange_enterprise.dll" "$BUILT/cassachange_enterprise.dll"
+  else
+    cp "$BUILT/cassachange.exe" "$W/cassachange.exe"
+    cp "$BUILT/cassachange_enterprise.dll" "$STAGE/cassachange_enterprise.dll"
+  fi
+  python3 "$ROOT/packaging/pack_zip.py" --out "$OUT/cassachange-$VERSION-$TARGET.zip" \
+    "$W/cassachange.exe" README.md LICENSE >/dev/null
+  python3 "$ROOT/packaging/pack_zip.py" --out "$OUT/cassachange-enterprise-$VERSION-$TARGET.zip" \
+    "$STAGE/cassachange_enterprise.dll" README.md LICENSE >/dev/null
+  if ((WHEEL == 1)); then
+    log "wheels (win_amd64)"
+    find_maturin
+    "$MATURIN" build --quiet -m "$ROOT/community/Cargo.toml" -b bin --profile "$PROFILE" \
+      --locked --target "$TARGET" --out "$OUT" >/dev/null
+    python3 "$ROOT/packaging/plugin_wheel.py" --plugin "$STAGE/cassachange_enterprise.dll" \
+      --version "$VERSION" --platform win_amd64 --out "$OUT" >/dev/null
+  fi
+  sums
+  exit 0
+fi
 
 log "cassachange $VERSION for $TARGET ($PROFILE)"
 # shellcheck disable=SC2086
@@ -156,33 +244,7 @@ fi
 
 if ((WHEEL == 1)); then
   log "wheel (maturin, bin bindings)"
-  # maturin from PATH or $MATURIN; else a venv of its own under the cache, with the
-  # version tests/requirements.txt pins (one pin for the suite and the release), so a
-  # fresh machine builds the wheel without a prepared environment.
-  if [[ -z ${MATURIN:-} ]] && ! command -v maturin >/dev/null; then
-    TOOLS="${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/packaging-venv"
-    PIN=$(grep -E '^maturin==' "$ROOT/tests/requirements.txt" || true)
-    [[ -n $PIN ]] || { echo "build.sh: tests/requirements.txt pins no maturin" >&2; exit 2; }
-    if ! "$TOOLS/bin/maturin" --version 2>/dev/null | grep -qF "${PIN#maturin==}"; then
-      log "installing $PIN into $TOOLS"
-      command -v python3 >/dev/null || {
-        echo "build.sh: python3 not found: it installs maturin (or set MATURIN; --no-wheel skips the wheel)" >&2
-        exit 2
-      }
-      rm -rf "$TOOLS"
-      python3 -m venv "$TOOLS" && "$TOOLS/bin/python" -m pip install -q \
-        --disable-pip-version-check "$PIN" >&2 || {
-        echo "build.sh: could not install $PIN into $TOOLS (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
-        exit 2
-      }
-    fi
-    MATURIN="$TOOLS/bin/maturin"
-  fi
-  MATURIN=${MATURIN:-maturin}
-  command -v "$MATURIN" >/dev/null || {
-    echo "build.sh: maturin not found (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
-    exit 2
-  }
+  find_maturin
   # maturin builds the same cargo profile into the same target dir (nothing is rebuilt).
   "$MATURIN" build --quiet -m "$ROOT/community/Cargo.toml" -b bin --profile "$PROFILE" \
     --locked --out "$OUT" --compatibility linux --skip-auditwheel >/dev/null
@@ -199,7 +261,4 @@ if ((WHEEL == 1)); then
     --platform "$PLATFORM" --out "$OUT" >/dev/null
 fi
 
-(cd "$OUT" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort \
-  | xargs sha256sum >SHA256SUMS)
-log "artifacts in $OUT:"
-(cd "$OUT" && ls -l --time-style=+ | sed 1d) >&2
+sums

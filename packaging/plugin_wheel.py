@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes the enterprise plugin's wheel: `cassachange_enterprise-<version>-py3-none-<platform>.whl`.
 
-The wheel installs `libcassachange_enterprise.so` into the environment's scripts folder
-(`<venv>/bin`), beside the `cassachange` binary of the `cassachange` wheel (which it
+The wheel installs the plugin (`libcassachange_enterprise.so`, or
+`cassachange_enterprise.dll` for `win_amd64`) into the environment's scripts folder
+(`<venv>/bin`, `<venv>\\Scripts` on Windows), beside the `cassachange` binary of the `cassachange` wheel (which it
 requires, same version): the binary loads the plugin found beside itself, so
 `pip install cassachange-enterprise` turns the venv's binary into the enterprise edition.
 The original's extras (`vault`, `aws`, `azure`, `all`) are declared and add nothing: the
@@ -74,7 +75,7 @@ def main() -> int:
     )
     # (path in the wheel, bytes, mode)
     files = [
-        (f"{data}/scripts/libcassachange_enterprise.so", plugin, 0o755),
+        (f"{data}/scripts/{os.path.basename(a.plugin)}", plugin, 0o755),
         (f"{dist_info}/METADATA", metadata.encode(), 0o644),
         (f"{dist_info}/WHEEL", wheel.encode(), 0o644),
     ]

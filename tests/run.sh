@@ -7,7 +7,8 @@
 # from PyPI as the Vault, moto from PyPI as the AWS, a Key Vault stand-in of ours in
 # Python, AstraDB stand-ins of ours (SNI router + metadata service) in front of the
 # secure node and a 3-node cluster, a two-datacenter pair (twodc) for the topology tests,
-# the Python cassachange==1.0.0 peer from PyPI). It stops the services it started, and exits non-zero on any failure.
+# the Python cassachange==1.0.0 peer from PyPI), and the Windows x86_64 build under Wine
+# (tests/windows/setup.sh). It stops the services it started, and exits non-zero on any failure.
 #
 # Caches (reused by later runs): $CASSACHANGE_CACHE (default ~/.cache/cassachange) for
 # the Cassandra jars, the venv, node data and the cargo target dir; ~/.m2 for Maven.
@@ -75,6 +76,14 @@ echo "==> cargo build (workspace, all targets)"
 cargo build --workspace --all-targets --locked
 echo "==> cargo clippy -D warnings (the opt-in fault suite included: it must keep compiling)"
 cargo clippy --workspace --all-targets --locked --features cassachange-tests/faults -- -D warnings
+
+# The Windows artifacts (cross-built with mingw-w64) and the Wine prefix the Windows
+# tests run them in; installs mingw-w64 and Wine 8.0 from Debian's packages if missing.
+echo "==> Windows x86_64 build and Wine (tests/windows/setup.sh)"
+windows_at=$SECONDS
+windows_env=$("$ROOT/tests/windows/setup.sh")
+eval "$windows_env"
+echo "    ready in $((SECONDS - windows_at))s"
 
 echo "==> waiting for the Cassandra nodes, OpenBao, moto, the Key Vault stand-in and the Python peer (log: $log)"
 if ! wait "$starting"; then

@@ -118,10 +118,54 @@ impl Signals {
     }
 }
 
-#[cfg(not(unix))]
+/// Ctrl-C, Ctrl-Break, the console window closed, and logoff/shutdown: Windows' forms
+/// of SIGINT, SIGTERM and SIGHUP.
+#[cfg(windows)]
+struct Signals {
+    c: Option<tokio::signal::windows::CtrlC>,
+    brk: Option<tokio::signal::windows::CtrlBreak>,
+    close: Option<tokio::signal::windows::CtrlClose>,
+    shutdown: Option<tokio::signal::windows::CtrlShutdown>,
+}
+
+#[cfg(windows)]
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_shutdown};
+        Signals {
+            c: ctrl_c().ok(),
+            brk: ctrl_break().ok(),
+            close: ctrl_close().ok(),
+            shutdown: ctrl_shutdown().ok(),
+        }
+    }
+
+    async fn next(&mut self) -> (&'static str, &'static str) {
+        macro_rules! recv {
+            ($s:expr) => {
+                async {
+                    match $s.as_mut() {
+                        Some(s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            };
+        }
+        tokio::select! {
+            () = recv!(self.c) => ("Ctrl-C", "interrupted"),
+            () = recv!(self.brk) => ("Ctrl-Break", "interrupted"),
+            () = recv!(self.close) => ("console closed", "hung up"),
+            () = recv!(self.shutdown) => ("shutdown", "terminated"),
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 struct Signals;
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 impl Signals {
     fn new() -> Self {
         Signals

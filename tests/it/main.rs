@@ -45,4 +45,5 @@ mod smoke;
 mod stops;
 mod tls;
 mod validate;
+mod windows;
 mod workflow;

@@ -8,6 +8,7 @@
 mod audit;
 mod community;
 mod plugin;
+mod plugin_file;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +62,9 @@ pub trait Edition: Sync {
     fn command(&self, name: &str, args: Vec<String>) -> Option<Result<(String, i32), UserError>>;
 }
 
+/// A fully static binary (the musl build) cannot load a shared library at all.
+const STATIC_BUILD: bool = cfg!(all(target_env = "musl", target_feature = "crt-static"));
+
 /// Where the plugin would be: `CASSACHANGE_PLUGIN`, else beside the executable.
 fn plugin_path() -> Option<(PathBuf, bool)> {
     if let Some(p) = std::env::var_os("CASSACHANGE_PLUGIN").filter(|p| !p.is_empty()) {
@@ -79,6 +83,13 @@ pub fn current(verbose: bool) -> Result<Box<dyn Edition>, UserError> {
     };
     if !explicit && std::fs::symlink_metadata(&path).is_err() {
         return Ok(Box::new(Community));
+    }
+    if STATIC_BUILD {
+        return Err(UserError::error(format!(
+            "this cassachange is a static (musl) build and cannot load the enterprise plugin {}",
+            path.display()
+        ))
+        .hint("for the enterprise edition use the glibc build (the pip wheel, the .deb or the linux-gnu archive); or remove the plugin (and unset CASSACHANGE_PLUGIN) to run the community edition"));
     }
     plugin::PluginEdition::load(&path, verbose).map(|p| Box::new(p) as Box<dyn Edition>)
 }

@@ -5,12 +5,13 @@
 //! tokio runtime (the runtime worker steps aside with `block_in_place`), so the host's
 //! CQL callback can block on the runtime; no tokio type crosses the boundary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use cassachange_plugin_api::{self as api, AuditRecord, Host, Plugin, Rows, Value};
 use scylla::value::{CqlTimestamp, CqlValue};
 
+use super::plugin_file::{open_checked, Checked};
 use super::{AuditEvent, Edition};
 use crate::config::{is_file_secret, Settings};
 use crate::db::Db;
@@ -68,139 +69,6 @@ struct Attached {
     /// (`history_consistency`), so a multi-datacenter `audit` sees every event.
     read_cl: crate::db::Consistency,
     write_cl: crate::db::Consistency,
-}
-
-/// The plugin file as it was checked: a private copy in memory (Linux), so that what
-/// is loaded is exactly what was checked, and replacing or rewriting the file while a
-/// run goes on cannot touch it.
-struct Checked {
-    /// What to hand to the loader.
-    open: PathBuf,
-    /// Keeps the copy alive (and its `/proc/self/fd` path valid) for the process.
-    #[cfg(target_os = "linux")]
-    _copy: std::fs::File,
-}
-
-/// Who may own the plugin and its folder: root and the owner of the binary.
-#[cfg(unix)]
-fn trusted_owner(uid: u32) -> Result<(), u32> {
-    use std::os::unix::fs::MetadataExt;
-    let exe_uid = std::env::current_exe()
-        .and_then(std::fs::metadata)
-        .map_or(0, |m| m.uid());
-    if uid == 0 || uid == exe_uid {
-        Ok(())
-    } else {
-        Err(exe_uid)
-    }
-}
-
-/// Refuses a folder that someone other than root or the binary's owner could change
-/// (group/world-writable is fine only with the sticky bit on a root-owned folder).
-#[cfg(unix)]
-fn check_folder(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let meta = std::fs::metadata(dir)
-        .map_err(|e| format!("cannot read its folder {}: {e}", dir.display()))?;
-    trusted_owner(meta.uid()).map_err(|exe_uid| {
-        format!(
-            "its folder {} is owned by uid {}, not by root or by the owner of the cassachange binary (uid {exe_uid})",
-            dir.display(),
-            meta.uid()
-        )
-    })?;
-    let sticky_root = meta.mode() & 0o1000 != 0 && meta.uid() == 0;
-    if meta.mode() & 0o022 != 0 && !sticky_root {
-        return Err(format!(
-            "its folder {} is writable by group or others (mode {:o}): anyone who can write \
-             there can replace the plugin; run: chmod go-w {}",
-            dir.display(),
-            meta.mode() & 0o7777,
-            dir.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Opens the plugin once (never through a symbolic link), checks the opened file and
-/// its folder, and returns what to load: on Linux a private in-memory copy of exactly
-/// the bytes that were checked.
-#[cfg(unix)]
-fn open_checked(path: &Path) -> Result<Checked, String> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let nofollow = i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow)
-        .open(path)
-        .map_err(|e| {
-            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-            if is_link {
-                "it is a symbolic link; put the plugin file itself there".to_string()
-            } else {
-                format!("cannot read it: {e}")
-            }
-        })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    if !meta.is_file() {
-        return Err("it is not a regular file".into());
-    }
-    trusted_owner(meta.uid()).map_err(|exe_uid| {
-        format!(
-            "it is owned by uid {}, not by root or by the owner of the cassachange binary (uid {exe_uid})",
-            meta.uid()
-        )
-    })?;
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "it is writable by group or others (mode {:o}); run: chmod go-w {}",
-            meta.mode() & 0o7777,
-            path.display()
-        ));
-    }
-    check_folder(path)?;
-    private_copy(file, path)
-}
-
-#[cfg(target_os = "linux")]
-fn private_copy(mut file: std::fs::File, _path: &Path) -> Result<Checked, String> {
-    use std::os::fd::AsRawFd;
-    let fd = rustix::fs::memfd_create("cassachange-plugin", rustix::fs::MemfdFlags::CLOEXEC)
-        .map_err(|e| format!("cannot make a private copy of it in memory: {e}"))?;
-    let mut copy = std::fs::File::from(fd);
-    std::io::copy(&mut file, &mut copy)
-        .map_err(|e| format!("cannot make a private copy of it in memory: {e}"))?;
-    Ok(Checked {
-        open: PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd())),
-        _copy: copy,
-    })
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn private_copy(_file: std::fs::File, path: &Path) -> Result<Checked, String> {
-    let open = path
-        .canonicalize()
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    Ok(Checked { open })
-}
-
-#[cfg(not(unix))]
-fn open_checked(path: &Path) -> Result<Checked, String> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => Ok(Checked {
-            open: path
-                .canonicalize()
-                .map_err(|e| format!("cannot read it: {e}"))?,
-        }),
-        Ok(_) => Err("it is not a regular file".into()),
-        Err(e) => Err(format!("cannot read it: {e}")),
-    }
 }
 
 fn abi_str(s: &cassachange_plugin_api::RString) -> &str {
