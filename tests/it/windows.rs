@@ -167,7 +167,8 @@ fn windows_exe_is_community_alone_and_enterprise_with_the_dll() {
         out.all()
     );
     let json = win.run(&["--version", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect(&json.all());
+    let v: serde_json::Value =
+        serde_json::from_str(&json.stdout).unwrap_or_else(|_| panic!("{}", json.all()));
     assert_eq!(v["edition"]["name"], "enterprise", "{}", json.all());
 }
 
