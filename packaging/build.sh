@@ -7,13 +7,18 @@
 #                                                              the plugin, per feature set
 #   cassachange_<version>_<arch>.deb                           /usr/lib/cassachange/cassachange
 #   cassachange-enterprise_<version>_<arch>.deb                + its plugin (depends on the first)
-#   cassachange-<version>-py3-none-<platform>.whl              maturin "bin" wheel: `pip install`
-#                                                              puts the Rust binary on PATH as
-#                                                              `cassachange`
-#   cassachange_enterprise-<version>-py3-none-<platform>.whl   the plugin (all providers) into
+#   cassachange-<version>-x86_64-unknown-linux-musl.tar.gz     the static musl binary (Alpine;
+#                                                              community only: it cannot load a plugin)
+#   cassachange-<version>-py3-none-<manylinux>.whl             `pip install` puts the Rust binary
+#                                                              on PATH as `cassachange`
+#   cassachange_enterprise-<version>-py3-none-<manylinux>.whl  the plugin (all providers) into
 #                                                              the same bin folder; requires the
 #                                                              first; extras vault/aws/azure/all
 #   SHA256SUMS
+#
+# The Linux builds link against glibc 2.17 (cargo-zigbuild with PyPI's zig), so they run
+# on any x86_64 glibc distribution since 2014 and the wheels carry the tag
+# manylinux_2_17_x86_64.manylinux2014_x86_64, checked with `auditwheel show`.
 #
 # With --target x86_64-pc-windows-gnu (cross-built with mingw-w64; Debian's
 # gcc-mingw-w64-x86-64 and `rustup target add x86_64-pc-windows-gnu`):
@@ -30,7 +35,10 @@
 # owners and modes, gzip writes no name or time.
 #
 # Usage: packaging/build.sh [--out DIR] [--profile release|dev] [--features "all vault aws azure"]
-#                           [--no-deb] [--no-wheel] [--target x86_64-pc-windows-gnu]
+#                           [--no-deb] [--no-wheel] [--no-musl] [--glibc 2.17|2.28|native]
+#                           [--target x86_64-pc-windows-gnu]
+#   --glibc native links against this machine's glibc instead (no zig; wheels tagged
+#   linux_x86_64, which a private index accepts and PyPI does not).
 #   --profile dev packs the dev builds of the workspace (quick; the test suite uses it);
 #   the default is release (stripped, thin LTO).
 set -euo pipefail
@@ -41,6 +49,8 @@ PROFILE=release
 FEATURE_SETS="all vault aws azure"
 DEB=1
 WHEEL=1
+MUSL=1
+GLIBC=2.17
 CROSS=
 while (($#)); do
   case $1 in
@@ -50,11 +60,14 @@ while (($#)); do
     --no-deb) DEB=0; shift ;;
     --no-wheel) WHEEL=0; shift ;;
     --target) CROSS=$2; shift 2 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+    --no-musl) MUSL=0; shift ;;
+    --glibc) GLIBC=$2; shift 2 ;;
+    -h | --help) sed -n '2,45p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case $PROFILE in release | dev) ;; *) echo "build.sh: --profile is release or dev" >&2; exit 2 ;; esac
+case $GLIBC in 2.17 | 2.28 | native) ;; *) echo "build.sh: --glibc is 2.17, 2.28 or native" >&2; exit 2 ;; esac
 case $CROSS in "" | x86_64-pc-windows-gnu) ;; *)
   echo "build.sh: --target is x86_64-pc-windows-gnu (or absent: this machine's own)" >&2; exit 2 ;;
 esac
@@ -89,35 +102,29 @@ pack() {
     | gzip -n -9 >"$OUT/$name.tar.gz"
 }
 
-find_maturin() {
-  # Sets MATURIN:
-  # maturin from PATH or $MATURIN; else a venv of its own under the cache, with the
-  # version tests/requirements.txt pins (one pin for the suite and the release), so a
-  # fresh machine builds the wheel without a prepared environment.
-  if [[ -z ${MATURIN:-} ]] && ! command -v maturin >/dev/null; then
-    TOOLS="${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/packaging-venv"
-    PIN=$(grep -E '^maturin==' "$ROOT/tests/requirements.txt" || true)
-    [[ -n $PIN ]] || { echo "build.sh: tests/requirements.txt pins no maturin" >&2; exit 2; }
-    if ! "$TOOLS/bin/maturin" --version 2>/dev/null | grep -qF "${PIN#maturin==}"; then
-      log "installing $PIN into $TOOLS"
-      command -v python3 >/dev/null || {
-        echo "build.sh: python3 not found: it installs maturin (or set MATURIN; --no-wheel skips the wheel)" >&2
-        exit 2
-      }
-      rm -rf "$TOOLS"
-      python3 -m venv "$TOOLS" && "$TOOLS/bin/python" -m pip install -q \
-        --disable-pip-version-check "$PIN" >&2 || {
-        echo "build.sh: could not install $PIN into $TOOLS (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
-        exit 2
-      }
-    fi
-    MATURIN="$TOOLS/bin/maturin"
+# find_tools: a venv of build tools under the cache, at the versions
+# packaging/requirements-build.txt pins (reinstalled when the pins change); puts its bin
+# folder first on PATH (cargo-zigbuild finds zig there as `python3 -m ziglang`).
+find_tools() {
+  local tools="${CASSACHANGE_CACHE:-$HOME/.cache/cassachange}/packaging-venv"
+  local pins="$ROOT/packaging/requirements-build.txt"
+  if ! cmp -s "$pins" "$tools/pins.txt"; then
+    log "installing the build tools of packaging/requirements-build.txt into $tools"
+    command -v python3 >/dev/null || {
+      echo "build.sh: python3 not found: it installs zig, cargo-zigbuild and auditwheel from PyPI (or use --glibc native --no-musl)" >&2
+      exit 2
+    }
+    rm -rf "$tools"
+    python3 -m venv "$tools" && "$tools/bin/python" -m pip install -q --disable-pip-version-check \
+      -r "$pins" >&2 || {
+      echo "build.sh: could not install packaging/requirements-build.txt into $tools (PyPI unreachable? --glibc native --no-musl needs none of it)" >&2
+      exit 2
+    }
+    cp "$pins" "$tools/pins.txt"
   fi
-  MATURIN=${MATURIN:-maturin}
-  command -v "$MATURIN" >/dev/null || {
-    echo "build.sh: maturin not found (pip install maturin, or set MATURIN; --no-wheel skips it)" >&2
-    exit 2
-  }
+  export PATH="$tools/bin:$PATH"
+  ZIGBUILD="$tools/bin/cargo-zigbuild"
+  AUDITWHEEL="$tools/bin/auditwheel"
 }
 
 sums() {
@@ -153,20 +160,32 @@ if [[ -n $CROSS ]]; then
     "$STAGE/cassachange_enterprise.dll" README.md LICENSE >/dev/null
   if ((WHEEL == 1)); then
     log "wheels (win_amd64)"
-    find_maturin
-    "$MATURIN" build --quiet -m "$ROOT/community/Cargo.toml" -b bin --profile "$PROFILE" \
-      --locked --target "$TARGET" --out "$OUT" >/dev/null
-    python3 "$ROOT/packaging/plugin_wheel.py" --plugin "$STAGE/cassachange_enterprise.dll" \
+    python3 "$ROOT/packaging/wheel.py" --kind bin --file "$W/cassachange.exe" \
+      --version "$VERSION" --platform win_amd64 --out "$OUT" >/dev/null
+    python3 "$ROOT/packaging/wheel.py" --kind plugin --file "$STAGE/cassachange_enterprise.dll" \
       --version "$VERSION" --platform win_amd64 --out "$OUT" >/dev/null
   fi
   sums
   exit 0
 fi
 
-log "cassachange $VERSION for $TARGET ($PROFILE)"
+# linux_build ARGS...: cargo build for this machine's target, against glibc $GLIBC.
+if [[ $GLIBC == native ]]; then
+  BUILT="$CARGO_TARGET_DIR/$PROFILE_DIR"
+  PLATFORM="linux_$(uname -m)"
+  linux_build() { cargo build "$@"; }
+else
+  find_tools
+  BUILT="$CARGO_TARGET_DIR/$TARGET/$PROFILE_DIR"
+  PLATFORM="manylinux_${GLIBC/./_}_$(uname -m)"
+  [[ $GLIBC == 2.17 ]] && PLATFORM="$PLATFORM.manylinux2014_$(uname -m)"
+  linux_build() { "$ZIGBUILD" build --target "$TARGET.$GLIBC" "$@"; }
+fi
+
+log "cassachange $VERSION for $TARGET ($PROFILE, glibc $GLIBC)"
 # shellcheck disable=SC2086
-cargo build $CARGO_PROFILE --locked -p cassachange
-BIN="$CARGO_TARGET_DIR/$PROFILE_DIR/cassachange"
+linux_build $CARGO_PROFILE --locked -p cassachange
+BIN="$BUILT/cassachange"
 [[ $PROFILE == dev ]] && strip -o "$STAGE/cassachange.stripped" "$BIN" && BIN="$STAGE/cassachange.stripped"
 
 # The community archive.
@@ -186,17 +205,36 @@ pack "$C" "cassachange-$VERSION-$TARGET"
 for features in $FEATURE_SETS; do
   log "cassachange-enterprise $VERSION ($features)"
   # shellcheck disable=SC2086
-  cargo build $CARGO_PROFILE --locked -p cassachange-enterprise --no-default-features --features "$features"
+  linux_build $CARGO_PROFILE --locked -p cassachange-enterprise --no-default-features --features "$features"
   suffix=$([[ $features == all ]] && echo "" || echo "-$features")
   E="$STAGE/cassachange-enterprise-$VERSION-$TARGET$suffix"
   mkdir -p "$E"
-  install -m 0755 "$CARGO_TARGET_DIR/$PROFILE_DIR/$DLL" "$E/$DLL"
+  install -m 0755 "$BUILT/$DLL" "$E/$DLL"
   [[ $PROFILE == dev ]] && strip "$E/$DLL"
   install -m 0644 README.md "$E/README.md"
   install -m 0644 LICENSE "$E/LICENSE"
   find "$E" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   pack "$E" "cassachange-enterprise-$VERSION-$TARGET$suffix"
 done
+
+# The static musl binary (community only: a static binary cannot load the plugin).
+if ((MUSL == 1)); then
+  MT=x86_64-unknown-linux-musl
+  log "cassachange $VERSION for $MT (static, $PROFILE)"
+  find_tools
+  rustup target list --installed 2>/dev/null | grep -qx "$MT" || rustup target add "$MT" >&2
+  # shellcheck disable=SC2086
+  "$ZIGBUILD" build $CARGO_PROFILE --locked --target "$MT" -p cassachange
+  M="$STAGE/cassachange-$VERSION-$MT"
+  mkdir -p "$M"
+  cp -r "$C/completions" "$C/man" "$M/"
+  install -m 0755 "$CARGO_TARGET_DIR/$MT/$PROFILE_DIR/cassachange" "$M/cassachange"
+  [[ $PROFILE == dev ]] && strip "$M/cassachange"
+  install -m 0644 README.md "$M/README.md"
+  install -m 0644 LICENSE "$M/LICENSE"
+  find "$M" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  pack "$M" "cassachange-$VERSION-$MT"
+fi
 
 if ((DEB == 1)); then
   ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
@@ -243,22 +281,28 @@ if ((DEB == 1)); then
 fi
 
 if ((WHEEL == 1)); then
-  log "wheel (maturin, bin bindings)"
-  find_maturin
-  # maturin builds the same cargo profile into the same target dir (nothing is rebuilt).
-  "$MATURIN" build --quiet -m "$ROOT/community/Cargo.toml" -b bin --profile "$PROFILE" \
-    --locked --out "$OUT" --compatibility linux --skip-auditwheel >/dev/null
-
-  # The plugin's wheel, for the same platform: it installs the plugin beside the
-  # binary (the venv's bin folder) and requires the binary's wheel of this version.
-  log "wheel of the enterprise plugin"
-  W=$(cd "$OUT" && ls "cassachange-$VERSION-py3-none-"*.whl | head -n 1)
-  PLATFORM=${W#"cassachange-$VERSION-py3-none-"}
-  PLATFORM=${PLATFORM%.whl}
+  log "wheels ($PLATFORM)"
+  # The plugin's wheel installs it beside the binary (the venv's bin folder) and
+  # requires the binary's wheel of this version.
   E="$STAGE/cassachange-enterprise-$VERSION-$TARGET"
   [[ -d $E ]] || E=$(ls -d "$STAGE"/cassachange-enterprise-* | head -n 1)
-  python3 "$ROOT/packaging/plugin_wheel.py" --plugin "$E/$DLL" --version "$VERSION" \
+  python3 "$ROOT/packaging/wheel.py" --kind bin --file "$C/cassachange" --version "$VERSION" \
     --platform "$PLATFORM" --out "$OUT" >/dev/null
+  python3 "$ROOT/packaging/wheel.py" --kind plugin --file "$E/$DLL" --version "$VERSION" \
+    --platform "$PLATFORM" --out "$OUT" >/dev/null
+  if [[ $GLIBC != native ]]; then
+    for w in "$OUT/cassachange-$VERSION-py3-none-$PLATFORM.whl" \
+      "$OUT/cassachange_enterprise-$VERSION-py3-none-$PLATFORM.whl"; do
+      shown=$("$AUDITWHEEL" show "$w" 2>&1) || { echo "build.sh: auditwheel show $w failed: $shown" >&2; exit 1; }
+      # The verdict: "<wheel> is consistent with the following platform tag: …".
+      printf '%s\n' "$shown" | tr -s ' \n' ' ' | sed 's/\(tag: "[^"]*"\).*/\1/' >&2
+      echo >&2
+      grep -q "\"manylinux_${GLIBC/./_}_$(uname -m)\"" <<<"$shown" || {
+        echo "build.sh: auditwheel does not find $(basename "$w") consistent with manylinux_${GLIBC/./_}" >&2
+        exit 1
+      }
+    done
+  fi
 fi
 
 sums

@@ -35,10 +35,17 @@ fi
 ARCHIVES=()
 for a in "${ARGS[@]}"; do
   if [[ -d $a ]]; then
-    mapfile -t found < <(find "$a" -maxdepth 1 -name 'cassachange-*.tar.gz' \
+    # The glibc build (it loads the plugin); on a musl system (Alpine) the static one.
+    libc=gnu
+    [[ -e /lib/ld-musl-$(uname -m).so.1 ]] && libc=musl
+    mapfile -t found < <(find "$a" -maxdepth 1 -name "cassachange-*-linux-$libc.tar.gz" \
       ! -name 'cassachange-enterprise-*' | sort)
-    ((${#found[@]} == 1)) || die "$a: expected one cassachange-<version>-<target>.tar.gz, found ${#found[@]}"
+    ((${#found[@]} == 1)) || die "$a: expected one cassachange-<version>-<arch>-unknown-linux-$libc.tar.gz, found ${#found[@]}"
     ARCHIVES+=("${found[0]}")
+    if [[ $libc == musl ]]; then
+      echo "install.sh: a musl system: the static build, without the plugin (it cannot load one)" >&2
+      continue
+    fi
     mapfile -t plugin < <(find "$a" -maxdepth 1 -name 'cassachange-enterprise-*.tar.gz' \
       | grep -Ev -- '-(vault|aws|azure)\.tar\.gz$' || true)
     ((${#plugin[@]} <= 1)) || die "$a: more than one enterprise archive with every provider"

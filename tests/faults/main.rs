@@ -12,7 +12,9 @@
 //! - lease loss: a run SIGSTOPped past a 3 s lease on the cluster while a second run takes
 //!   over;
 //! - signals and a closed stdout at random moments (the seed is printed; set
-//!   `CASSACHANGE_FAULT_SEED` to replay).
+//!   `CASSACHANGE_FAULT_SEED` to replay);
+//! - one node down of three: the health gate stops schema changes (not data-only runs),
+//!   `--allow-unhealthy` goes on, and the node catches up when it is back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -151,6 +153,95 @@ fn node_kills_in_turn_during_a_50_script_deploy() {
     assert_eq!(all.len(), 50, "history complete at CL ALL: {all:?}");
     lock_is_free(&p);
     eprintln!("node kills: 50 tables on each of 3 nodes, 50 SUCCESS rows at CL ALL, lock free");
+}
+
+// ---------------------------------------------------------------------------------------
+// one node down of three (the health gate; README "Clusters and datacenters")
+
+/// The tables of the project's keyspace in `node`'s own `system_schema`.
+fn tables_on(db: &Instance, node: &str, p: &DbProject) -> BTreeSet<String> {
+    db.rows_via(
+        node,
+        &format!(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{}'",
+            p.ks()
+        ),
+        Consistency::One,
+    )
+    .unwrap_or_else(|e| panic!("schema through {node}: {e}"))
+    .iter()
+    .map(|r| text(r[0].as_ref()))
+    .collect()
+}
+
+#[test]
+fn one_node_down_of_three_stops_schema_changes_not_data_and_catches_up() {
+    let db = faults();
+    let p = DbProject::new(db, "onedown", 1, "");
+    p.script(
+        "V1__a.cql",
+        "CREATE TABLE IF NOT EXISTS a (k int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+
+    let down = db.hosts[2].clone();
+    node_sh(&["stop", "--name", "faults", "--node", "3", "--kill"]);
+    let t = Instant::now();
+    // Data only: QUORUM (2 of 3) is there, and no schema has to agree.
+    p.script("V2__rows.cql", "INSERT INTO a (k) VALUES (1);\n");
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "a data-only run goes on: {}", out.all());
+    // A schema change stops before the lock, naming the node.
+    p.script(
+        "V3__b.cql",
+        "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("1 node(s) down: ")
+            && out.stderr.contains(down.as_str())
+            && out.stderr.contains("; the deploy did not start"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("[lock]"), "stopped before the lock");
+    let refused_after = t.elapsed();
+    // Asked to, it goes on with a warning; the two live nodes agree on the new table.
+    let out = p.run(&["deploy", "--allow-unhealthy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("(--allow-unhealthy: going on)"),
+        "{}",
+        out.all()
+    );
+    for node in &db.hosts[..2] {
+        assert!(tables_on(db, node, &p).contains("b"), "b on {node}");
+    }
+    // Back: the next schema change runs without a flag and every node has every table.
+    node_sh(&["start", "--name", "faults"]);
+    let back = t.elapsed();
+    p.script(
+        "V4__c.cql",
+        "CREATE TABLE IF NOT EXISTS c (k int PRIMARY KEY);\n",
+    );
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let want: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| (*s).to_string()).collect();
+    for node in &db.hosts {
+        assert_eq!(tables_on(db, node, &p), want, "every table on {node}");
+    }
+    let all = successes(db, &db.hosts[0], &p, Consistency::All);
+    assert_eq!(all.len(), 4, "{all:?}");
+    lock_is_free(&p);
+    eprintln!(
+        "one node down of three: data-only run went on, DDL refused {:.1}s after the kill, \
+         --allow-unhealthy ran it; node back after {:.1}s, the next DDL ran, 3 tables on \
+         each of 3 nodes",
+        refused_after.as_secs_f64(),
+        back.as_secs_f64()
+    );
 }
 
 // ---------------------------------------------------------------------------------------

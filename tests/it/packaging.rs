@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use cassachange_tests::{
-    cache_dir, python, tests_dir, variant_build_lock, variants_target, Output,
-};
+use cassachange_tests::{cache_dir, tests_dir, variant_build_lock, variants_target, Output};
 use serde_json::Value;
 
 const PLUGIN: &str = "libcassachange_enterprise.so";
@@ -18,19 +16,12 @@ const PLUGIN: &str = "libcassachange_enterprise.so";
 const COLD_BUILD: Duration = Duration::from_secs(40 * 60);
 
 fn build(out: &Path) -> Output {
-    let maturin = python().with_file_name("maturin");
-    assert!(
-        maturin.is_file(),
-        "{} not found: tests/requirements.txt installs maturin",
-        maturin.display()
-    );
     let _guard = variant_build_lock();
     let out = Output::within(
         Command::new(tests_dir().join("../packaging/build.sh"))
             .args(["--profile", "dev", "--features", "all vault", "--out"])
             .arg(out)
             .env("CARGO_TARGET_DIR", variants_target())
-            .env("MATURIN", &maturin)
             // Fixed, not the last commit's time: the builds (some dependencies' build
             // scripts read it) and the archives stay the same from commit to commit.
             .env("SOURCE_DATE_EPOCH", "1700000000")
@@ -82,7 +73,7 @@ fn release_artifacts_check_out_install_and_run() {
     let scratch = tempfile::tempdir_in(cache_dir()).unwrap();
     let a = scratch.path().join("a");
     let b = scratch.path().join("b");
-    build(&a);
+    let out_a = build(&a);
     let version = env!("CARGO_PKG_VERSION");
     let names = files(&a);
     for expected in [
@@ -90,7 +81,9 @@ fn release_artifacts_check_out_install_and_run() {
         format!("cassachange-enterprise-{version}-"),
         format!("cassachange_{version}_"),
         format!("cassachange-enterprise_{version}_"),
-        format!("cassachange-{version}-py3-none-"),
+        format!("cassachange-{version}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+        format!("cassachange_enterprise-{version}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+        format!("cassachange-{version}-x86_64-unknown-linux-musl.tar.gz"),
     ] {
         assert!(
             names.iter().any(|n| n.starts_with(&expected)),
@@ -110,7 +103,11 @@ fn release_artifacts_check_out_install_and_run() {
         .current_dir(&a));
 
     // The archives hold what the README promises.
-    let community = find(&a, &format!("cassachange-{version}-"), ".tar.gz");
+    let community = find(
+        &a,
+        &format!("cassachange-{version}-x86_64-unknown-linux-gnu"),
+        ".tar.gz",
+    );
     let listing = sh(Command::new("tar").arg("-tzf").arg(&community)).stdout;
     for part in [
         "/cassachange",
@@ -127,6 +124,59 @@ fn release_artifacts_check_out_install_and_run() {
             community.display()
         );
     }
+
+    // The Linux builds need nothing newer than glibc 2.17 (auditwheel checked the wheels
+    // in build.sh and said so).
+    assert!(
+        out_a
+            .stderr
+            .contains("is consistent with the following platform tag: \"manylinux_2_17_x86_64\""),
+        "{}",
+        out_a.stderr
+    );
+    // The static musl binary runs anywhere, and refuses a plugin by name.
+    let musl = find(
+        &a,
+        &format!("cassachange-{version}-x86_64-unknown-linux-musl"),
+        ".tar.gz",
+    );
+    let musl_dir = scratch.path().join("musl");
+    std::fs::create_dir(&musl_dir).unwrap();
+    sh(Command::new("tar")
+        .arg("-xzf")
+        .arg(&musl)
+        .arg("-C")
+        .arg(&musl_dir)
+        .arg("--strip-components=1"));
+    let file = sh(Command::new("file").arg(musl_dir.join("cassachange"))).stdout;
+    assert!(
+        file.contains("statically linked") || file.contains("static-pie"),
+        "{file}"
+    );
+    assert_eq!(edition(&musl_dir.join("cassachange")), "community");
+    let plugin_tgz = find(
+        &a,
+        &format!("cassachange-enterprise-{version}-x86_64-unknown-linux-gnu"),
+        &format!("{version}-x86_64-unknown-linux-gnu.tar.gz"),
+    );
+    sh(Command::new("tar")
+        .arg("-xzf")
+        .arg(&plugin_tgz)
+        .arg("-C")
+        .arg(&musl_dir)
+        .arg("--strip-components=1")
+        .arg("--wildcards")
+        .arg(format!("*/{PLUGIN}")));
+    let out = Output::of(Command::new(musl_dir.join("cassachange")).arg("--version"));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(
+            "this cassachange is a static (musl) build and cannot load the enterprise plugin"
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("use the glibc build"), "{}", out.all());
 
     // Packing the same builds again gives the same bytes.
     build(&b);
@@ -249,6 +299,8 @@ fn release_artifacts_check_out_install_and_run() {
     for p in ["vault", "aws", "azure"] {
         assert!(providers.contains(p), "{p} in {providers}");
     }
+    ci_installs(&a, scratch.path());
+
     // The spec's workflow steps with the installed binary: validate, dry run, deploy.
     let mut p = cassachange_tests::DbProject::new(cassachange_tests::db::plain(), "wheel", 1, "");
     p.project.use_bin(bin);
@@ -261,4 +313,167 @@ fn release_artifacts_check_out_install_and_run() {
         assert_eq!(out.code, 0, "{args:?}: {}", out.all());
     }
     assert!(p.table_exists(p.ks(), "t"));
+}
+
+/// The workflow template's `pip install` steps and the composite action (`action.yml`),
+/// run as written against the built wheels with requirements that
+/// `packaging/requirements.py` made from SHA256SUMS; a wheel whose hash differs is refused.
+fn ci_installs(dist: &Path, scratch: &Path) {
+    let version = env!("CARGO_PKG_VERSION");
+    let repo = scratch.join("ci-repo");
+    sh(Command::new("python3")
+        .arg(tests_dir().join("../packaging/requirements.py"))
+        .args(["--extras", "azure", "--out"])
+        .arg(repo.join("requirements"))
+        .arg(dist.join("SHA256SUMS")));
+    let enterprise_req =
+        std::fs::read_to_string(repo.join("requirements/cassachange-enterprise.txt")).unwrap();
+    assert!(
+        enterprise_req.contains(&format!(
+            "cassachange-enterprise[azure]=={version} --hash=sha256:"
+        )),
+        "{enterprise_req}"
+    );
+
+    // Each distinct pip step of the workflow, in a fresh venv whose pip is on PATH.
+    let wf = std::fs::read_to_string(tests_dir().join("../packaging/github-workflow-migrate.yml"))
+        .unwrap();
+    let mut steps: Vec<&str> = wf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- run: "))
+        .filter(|r| r.starts_with("pip install "))
+        .collect();
+    steps.dedup();
+    steps.sort_unstable();
+    steps.dedup();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    for step in steps {
+        let venv = scratch.join(format!("ci-venv-{}", step.len()));
+        sh(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        let path = format!(
+            "{}:{}",
+            venv.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        sh(Command::new("bash")
+            .args(["-euo", "pipefail", "-c", step])
+            .current_dir(&repo)
+            .env("PATH", &path)
+            .env("CASSACHANGE_FIND_LINKS", dist));
+        let expected = if step.contains("enterprise") {
+            "enterprise"
+        } else {
+            "community"
+        };
+        assert_eq!(edition(&venv.join("bin/cassachange")), expected, "{step}");
+    }
+
+    // The composite action: its one step, with the inputs a workflow would pass.
+    let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(tests_dir().join("../action.yml")).unwrap(),
+    )
+    .expect("action.yml is YAML");
+    assert_eq!(action["runs"]["using"], "composite");
+    let step = &action["runs"]["steps"][0];
+    let run = |inputs: &[(&str, &str)]| {
+        let runner_temp = tempfile::tempdir_in(scratch).unwrap();
+        let outputs = runner_temp.path().join("outputs");
+        let gh_path = runner_temp.path().join("path");
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", step["run"].as_str().unwrap()])
+            .current_dir(&repo)
+            .env("RUNNER_TEMP", runner_temp.path())
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_PATH", &gh_path);
+        for (k, v) in step["env"].as_mapping().unwrap() {
+            let expr = v.as_str().unwrap();
+            let input = expr
+                .trim_start_matches("${{ inputs.")
+                .trim_end_matches(" }}");
+            let default = action["inputs"][input]["default"]
+                .as_str()
+                .unwrap_or_default();
+            let value = inputs
+                .iter()
+                .find(|(i, _)| *i == input)
+                .map_or(default, |(_, v)| *v);
+            cmd.env(k.as_str().unwrap(), value);
+        }
+        let out = Output::of(&mut cmd);
+        let written = std::fs::read_to_string(&outputs).unwrap_or_default();
+        (out, written, runner_temp)
+    };
+    let links = dist.to_str().unwrap();
+    let (out, written, _keep) = run(&[
+        ("version", version),
+        ("find-links", links),
+        ("requirements", "requirements/cassachange-enterprise.txt"),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        written.contains("edition=enterprise"),
+        "{written}\n{}",
+        out.all()
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("cassachange {version} (enterprise")),
+        "{}",
+        out.all()
+    );
+
+    let (out, _, _) = run(&[
+        ("version", "9.9.9"),
+        ("find-links", links),
+        ("requirements", "requirements/cassachange.txt"),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("does not pin cassachange==9.9.9"),
+        "{}",
+        out.all()
+    );
+    let (out, _, _) = run(&[
+        ("version", version),
+        ("requirements", "requirements/cassachange.txt"),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr.contains("set 'find-links' or 'index-url'"),
+        "{}",
+        out.all()
+    );
+
+    // A wheel that is not the release's: pip refuses it, the action says why.
+    let forged = repo.join("requirements/forged.txt");
+    let text = std::fs::read_to_string(repo.join("requirements/cassachange.txt")).unwrap();
+    let at = text.find("sha256:").unwrap() + "sha256:".len();
+    let mut forged_text = text.clone();
+    forged_text.replace_range(
+        at..at + 4,
+        if &text[at..at + 4] == "0000" {
+            "1111"
+        } else {
+            "0000"
+        },
+    );
+    std::fs::write(&forged, forged_text).unwrap();
+    let (out, written, _) = run(&[
+        ("version", version),
+        ("find-links", links),
+        ("requirements", "requirements/forged.txt"),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.all().contains("DO NOT MATCH THE HASHES"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr
+            .contains("a hash mismatch means the wheel is not the release's"),
+        "{}",
+        out.all()
+    );
+    assert!(written.is_empty(), "no outputs after a refusal: {written}");
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Writes the enterprise plugin's wheel: `cassachange_enterprise-<version>-py3-none-<platform>.whl`.
+"""Writes cassachange's wheels: `<name>-<version>-py3-none-<platform>.whl`.
 
-The wheel installs the plugin (`libcassachange_enterprise.so`, or
+--kind bin: `cassachange`, which installs the Rust binary (`cassachange`, or
+`cassachange.exe`) into the environment's scripts folder, so `pip install cassachange`
+puts it on PATH as the Python tool's entry point was.
+
+--kind plugin: `cassachange_enterprise`, which installs the plugin (`libcassachange_enterprise.so`, or
 `cassachange_enterprise.dll` for `win_amd64`) into the environment's scripts folder
 (`<venv>/bin`, `<venv>\\Scripts` on Windows), beside the `cassachange` binary of the `cassachange` wheel (which it
 requires, same version): the binary loads the plugin found beside itself, so
@@ -12,7 +16,11 @@ plugin carries every provider.
 Standard library only; the same inputs give the same bytes (entries sorted, times from
 SOURCE_DATE_EPOCH).
 
-usage: plugin_wheel.py --plugin PATH --version V --platform TAG --out DIR
+The platform tag is given (`manylinux_2_17_x86_64.manylinux2014_x86_64`, `win_amd64`, …):
+packaging/build.sh builds against glibc 2.17 with zig and checks the Linux wheels with
+`auditwheel show`.
+
+usage: wheel.py --kind bin|plugin --file PATH --version V --platform TAG --out DIR
 """
 
 import argparse
@@ -23,7 +31,6 @@ import sys
 import time
 import zipfile
 
-NAME = "cassachange_enterprise"
 EXTRAS = ("vault", "aws", "azure", "all")
 
 
@@ -34,21 +41,36 @@ def digest(data: bytes) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--plugin", required=True)
+    p.add_argument("--kind", required=True, choices=("bin", "plugin"))
+    p.add_argument("--file", required=True)
     p.add_argument("--version", required=True)
     p.add_argument("--platform", required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args()
     try:
-        with open(a.plugin, "rb") as f:
-            plugin = f.read()
+        with open(a.file, "rb") as f:
+            payload = f.read()
     except OSError as e:
-        print(f"plugin_wheel.py: cannot read the plugin {a.plugin}: {e}", file=sys.stderr)
+        print(f"wheel.py: cannot read {a.file}: {e}", file=sys.stderr)
         return 2
-    dist_info = f"{NAME}-{a.version}.dist-info"
-    data = f"{NAME}-{a.version}.data"
-    metadata = "\n".join(
-        [
+    name = "cassachange" if a.kind == "bin" else "cassachange_enterprise"
+    dist_info = f"{name}-{a.version}.dist-info"
+    data = f"{name}-{a.version}.data"
+    if a.kind == "bin":
+        metadata_lines = [
+            "Metadata-Version: 2.1",
+            "Name: cassachange",
+            f"Version: {a.version}",
+            "Summary: Schema migrations for Apache Cassandra and DataStax AstraDB "
+            "(a Rust drop-in for cassachange 1.0.0)",
+            "License: Apache-2.0",
+            "",
+            "Installs the `cassachange` binary on PATH. Add the enterprise plugin with "
+            "`pip install cassachange-enterprise`.",
+            "",
+        ]
+    else:
+        metadata_lines = [
             "Metadata-Version: 2.1",
             "Name: cassachange-enterprise",
             f"Version: {a.version}",
@@ -63,11 +85,11 @@ def main() -> int:
             "as written; each installs the same plugin, which carries every provider.",
             "",
         ]
-    )
+    metadata = "\n".join(metadata_lines)
     wheel = "\n".join(
         [
             "Wheel-Version: 1.0",
-            "Generator: cassachange packaging/plugin_wheel.py",
+            "Generator: cassachange packaging/wheel.py",
             "Root-Is-Purelib: false",
             f"Tag: py3-none-{a.platform}",
             "",
@@ -75,7 +97,7 @@ def main() -> int:
     )
     # (path in the wheel, bytes, mode)
     files = [
-        (f"{data}/scripts/{os.path.basename(a.plugin)}", plugin, 0o755),
+        (f"{data}/scripts/{os.path.basename(a.file)}", payload, 0o755),
         (f"{dist_info}/METADATA", metadata.encode(), 0o644),
         (f"{dist_info}/WHEEL", wheel.encode(), 0o644),
     ]
@@ -86,7 +108,7 @@ def main() -> int:
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
     stamp = time.gmtime(max(epoch, 315532800))[:6]  # zip times start in 1980
     os.makedirs(a.out, exist_ok=True)
-    out = os.path.join(a.out, f"{NAME}-{a.version}-py3-none-{a.platform}.whl")
+    out = os.path.join(a.out, f"{name}-{a.version}-py3-none-{a.platform}.whl")
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for path, b, mode in files:
             info = zipfile.ZipInfo(path, date_time=stamp)
