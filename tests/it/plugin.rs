@@ -56,6 +56,35 @@ fn version_names_the_edition() {
     );
 }
 
+/// The plugin is loaded from a private memfd copy: it must load where the kernel seals
+/// new memfds against execution (`vm.memfd_noexec` 1 and 2, per pid namespace since
+/// Linux 6.3; 2 cannot be lowered again, hence a namespace of the test's own).
+#[test]
+fn the_plugin_loads_under_memfd_noexec_1_and_2() {
+    assert!(
+        Path::new("/proc/sys/vm/memfd_noexec").exists(),
+        "this kernel has no vm.memfd_noexec (Linux 6.3+): the check cannot run here"
+    );
+    for mode in ["1", "2"] {
+        let out = cassachange_tests::Output::of(
+            std::process::Command::new("unshare")
+                .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+                .arg(
+                    "echo \"$1\" > /proc/sys/vm/memfd_noexec && \
+                     test \"$(cat /proc/sys/vm/memfd_noexec)\" = \"$1\" && exec \"$0\" --version",
+                )
+                .arg(enterprise_bin())
+                .arg(mode),
+        );
+        assert_eq!(out.code, 0, "memfd_noexec={mode}: {}", out.all());
+        assert!(
+            out.stdout.contains("(enterprise "),
+            "memfd_noexec={mode}: {}",
+            out.all()
+        );
+    }
+}
+
 #[test]
 fn a_deploy_writes_the_audit_log_and_audit_reads_it_back() {
     let mut p = DbProject::new(plain(), "aud", 2, "");
