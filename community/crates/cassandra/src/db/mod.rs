@@ -33,6 +33,8 @@ pub use cassachange_core::DbError;
 
 /// How long a schema change waits for every live node to agree.
 const AGREEMENT_LIMIT: Duration = Duration::from_secs(60);
+/// Reads repeated after a replica refused them for not knowing the table yet.
+const SCHEMA_READ_RETRIES: u32 = 3;
 
 /// Bound values of a statement, in marker order; `None` is null.
 pub type Values = Vec<Option<CqlValue>>;
@@ -437,8 +439,49 @@ impl Db {
             .map_err(|e| statement_error(what, &e.to_string()))
     }
 
-    /// Runs a prepared statement at `cl` and reads every page of its rows.
+    /// Runs a prepared statement at `cl` and reads every page of its rows. A read that a
+    /// replica refused because it does not know the table yet is read again once the
+    /// schema agrees (see [`Db::read_again_after_agreement`]).
     pub async fn query_at(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+    ) -> Result<Rows, DbError> {
+        let mut attempt = 0;
+        loop {
+            match self.query_at_once(what, cql, values.clone(), cl).await {
+                Err(e)
+                    if self
+                        .read_again_after_agreement(what, &e, &mut attempt)
+                        .await => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// A replica that has not got a table yet (a node restarted and not yet caught up
+    /// with schema changes made while it was down, or a table just created) fails a read
+    /// with `INCOMPATIBLE_SCHEMA`. A read is safe to repeat: wait for the live nodes'
+    /// schema to agree, then say to read again — at most [`SCHEMA_READ_RETRIES`] times.
+    async fn read_again_after_agreement(&self, what: &str, e: &DbError, attempt: &mut u32) -> bool {
+        if !replica_lacks_schema(e) || *attempt >= SCHEMA_READ_RETRIES {
+            return false;
+        }
+        *attempt += 1;
+        tracing::info!(
+            "{what}: a replica does not know the table yet (its schema is behind); \
+             waiting for schema agreement, then reading again ({attempt}/{SCHEMA_READ_RETRIES})"
+        );
+        if let Err(e) = self.session.await_schema_agreement().await {
+            tracing::debug!("{what}: schema agreement: {e}");
+        }
+        tokio::time::sleep(Duration::from_millis(500 * u64::from(*attempt))).await;
+        true
+    }
+
+    async fn query_at_once(
         &self,
         what: &str,
         cql: &str,
@@ -465,6 +508,35 @@ impl Db {
     /// Runs a prepared statement at `cl` and hands each row to `each` as it arrives
     /// (column values in select order), so a large result is never held twice.
     pub async fn for_each_row(
+        &self,
+        what: &str,
+        cql: &str,
+        values: Values,
+        cl: Consistency,
+        mut each: impl FnMut(Vec<Option<CqlValue>>),
+    ) -> Result<(), DbError> {
+        // Read again (as `query_at` does) only while no row has been handed over.
+        let mut attempt = 0;
+        loop {
+            let mut delivered = false;
+            let result = self
+                .for_each_row_once(what, cql, values.clone(), cl, |row| {
+                    delivered = true;
+                    each(row);
+                })
+                .await;
+            match result {
+                Err(e)
+                    if !delivered
+                        && self
+                            .read_again_after_agreement(what, &e, &mut attempt)
+                            .await => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn for_each_row_once(
         &self,
         what: &str,
         cql: &str,
@@ -831,6 +903,13 @@ fn classify(what: &str, e: &scylla::errors::ExecutionError) -> DbError {
     }
 }
 
+/// Whether a replica refused the request because its schema lacks the table
+/// (`INCOMPATIBLE_SCHEMA` in a read failure's reasons; `UnknownTableException` in the
+/// node's log).
+fn replica_lacks_schema(e: &DbError) -> bool {
+    matches!(e, DbError::Statement { reason, .. } if reason.contains("INCOMPATIBLE_SCHEMA"))
+}
+
 fn statement_error(what: &str, reason: &str) -> DbError {
     DbError::Statement {
         what: what.to_string(),
@@ -918,6 +997,24 @@ async fn contact_datacenter(session: &Session, hosts: &[String], port: u16) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replica_without_the_table_is_told_apart() {
+        // What a 5.0 node answered when a restarted replica had not pulled the schema yet.
+        let lacking = statement_error(
+            "reading h.cassachange_intent",
+            "Database returned an error: A non-timeout error during a read request \
+             (consistency: Quorum, received: 1, required: 2, numfailures: 1, data_present: \
+             false), Error message: Operation failed - received 1 responses and 1 failures: \
+             INCOMPATIBLE_SCHEMA from /127.0.11.3:7301",
+        );
+        assert!(replica_lacks_schema(&lacking));
+        let other = statement_error(
+            "reading h.change_history",
+            "Database returned an error: Not enough nodes are alive to satisfy the request",
+        );
+        assert!(!replica_lacks_schema(&other));
+    }
 
     #[test]
     fn host_port_forms() {
