@@ -190,14 +190,25 @@ fn one_node_down_of_three_stops_schema_changes_not_data_and_catches_up() {
     let t = Instant::now();
     // Data only: QUORUM (2 of 3) is there, and no schema has to agree.
     p.script("V2__rows.cql", "INSERT INTO a (k) VALUES (1);\n");
+    let run = Instant::now();
     let out = p.run(&["deploy"]);
+    let data_run = run.elapsed();
     assert_eq!(out.code, 0, "a data-only run goes on: {}", out.all());
+    // Down or up out of reach block a data-only run alike: no heartbeat watch for it.
+    assert!(
+        out.stderr
+            .contains("not told apart from up but out of reach"),
+        "{}",
+        out.all()
+    );
     // A schema change stops before the lock, naming the node.
     p.script(
         "V3__b.cql",
         "CREATE TABLE IF NOT EXISTS b (k int PRIMARY KEY);\n",
     );
+    let run = Instant::now();
     let out = p.run(&["deploy"]);
+    let ddl_run = run.elapsed();
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         out.stderr.contains("1 node(s) down: ")
@@ -242,9 +253,12 @@ fn one_node_down_of_three_stops_schema_changes_not_data_and_catches_up() {
     assert_eq!(all.len(), 4, "{all:?}");
     lock_is_free(&p);
     eprintln!(
-        "one node down of three: data-only run went on, DDL refused {:.1}s after the kill, \
+        "one node down of three: data-only run went on in {:.1}s, DDL refused in {:.1}s \
+         ({:.1}s after the kill), \
          --allow-unhealthy ran it; node back after {:.1}s, the next DDL ran ({reread} \
          read(s) repeated after schema agreement), 3 tables on each of 3 nodes",
+        data_run.as_secs_f64(),
+        ddl_run.as_secs_f64(),
         refused_after.as_secs_f64(),
         back.as_secs_f64()
     );

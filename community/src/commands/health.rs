@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use cassachange_cassandra::health::{self, Assessment, Problem};
+use cassachange_cassandra::health::{self, Assessment, Problem, Watch};
 use cassachange_core::plan::KeyspacePlan;
 
 use crate::config::Settings;
@@ -152,9 +152,12 @@ pub(crate) async fn gate(
     let started = Instant::now();
     let deadline = args.wait.map(|w| started + w);
     let mut waiting_for: Option<Vec<String>> = None;
+    // Telling a down node from one up but out of this client's reach takes a 4 s watch
+    // of its heartbeat; only a run with schema changes decides differently on it.
+    let mut watch = if ddl { Watch::Yes } else { Watch::No };
     loop {
         let phase = Instant::now();
-        let topology = match health::read(db, history_keyspace).await {
+        let topology = match health::read_watching(db, history_keyspace, watch).await {
             Ok(t) => t,
             Err(e) => {
                 ui::warn(format_args!(
@@ -167,6 +170,11 @@ pub(crate) async fn gate(
             }
         };
         let mut a = health::assess(&topology, settings.history_consistency);
+        if topology.unwatched && !blocking(&a, ddl).is_empty() {
+            // Counted down unwatched, the replicas fall short: watch before deciding.
+            watch = Watch::Yes;
+            continue;
+        }
         // A disagreement lasting a moment is a schema change spreading (another run's
         // DDL, say): it must last DISAGREEMENT_GRACE to count.
         let grace = Instant::now() + DISAGREEMENT_GRACE;
@@ -178,7 +186,7 @@ pub(crate) async fn gate(
             && !crate::interrupt::interrupted()
         {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            match health::read(db, history_keyspace).await {
+            match health::read_watching(db, history_keyspace, watch).await {
                 Ok(t) => a = health::assess(&t, settings.history_consistency),
                 Err(_) => break,
             }

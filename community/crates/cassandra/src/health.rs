@@ -109,6 +109,20 @@ pub struct Topology {
     pub replication: Option<Replication>,
     /// A managed cluster (AstraDB): nothing to check.
     pub managed: bool,
+    /// Nodes out of the client's reach were counted down without watching their gossip
+    /// heartbeat ([`Watch::No`]): a down node and an up one out of reach look alike.
+    pub unwatched: bool,
+}
+
+/// Whether [`read`] watches the gossip heartbeat of nodes the client cannot reach (up
+/// to 4 s) to tell a down node from one that is up but out of reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Watch: the verdict depends on it (a run with schema changes).
+    Yes,
+    /// Count them down at once (a data-only run: either way only a warning, unless the
+    /// replicas fall short, when the caller reads again with [`Watch::Yes`]).
+    No,
 }
 
 /// One reason the cluster is not healthy.
@@ -511,6 +525,15 @@ async fn own_versions(db: &Db) -> (Vec<Arc<Node>>, Vec<Option<Result<Option<Uuid
 /// Reads the topology: every node's state and schema version, and the history
 /// keyspace's replication.
 pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> {
+    read_watching(db, history_keyspace, Watch::Yes).await
+}
+
+/// [`read`], watching the heartbeat of unreachable nodes only with [`Watch::Yes`].
+pub async fn read_watching(
+    db: &Db,
+    history_keyspace: &str,
+    watch: Watch,
+) -> Result<Topology, DbError> {
     let history_keyspace = history_keyspace.to_ascii_lowercase();
     if db.is_astra() {
         return Ok(Topology {
@@ -519,6 +542,7 @@ pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> 
             history_keyspace,
             replication: None,
             managed: true,
+            unwatched: false,
         });
     }
     // A node killed a moment ago may still be picked (its pool not yet seen broken):
@@ -555,8 +579,9 @@ pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> 
         }
         nodes.push(h);
     }
+    let mut unwatched = false;
     if !unreached.is_empty() {
-        classify_unreached(db, via.as_ref(), &mut nodes, &unreached).await;
+        unwatched = classify_unreached(db, via.as_ref(), &mut nodes, &unreached, watch).await;
     }
     let gossip_only = nodes
         .iter()
@@ -573,22 +598,25 @@ pub async fn read(db: &Db, history_keyspace: &str) -> Result<Topology, DbError> 
         history_keyspace,
         replication,
         managed: false,
+        unwatched,
     })
 }
 
 /// Nodes the driver has no connection to: down, up out of reach, or stale rows —
-/// told apart by the gossip of a node that answered (Cassandra 4.1+).
+/// told apart by the gossip of a node that answered (Cassandra 4.1+). Returns whether
+/// some were counted down without their heartbeat watched ([`Watch::No`]).
 async fn classify_unreached(
     db: &Db,
     via: Option<&Arc<Node>>,
     nodes: &mut [NodeHealth],
     unreached: &[usize],
-) {
+    watch: Watch,
+) -> bool {
     let Some(via) = via else {
         for &i in unreached {
             nodes[i].state = NodeState::Down("(no connection from this client)".into());
         }
-        return;
+        return false;
     };
     let first = match gossip(db, via).await {
         Ok(g) => g,
@@ -597,7 +625,7 @@ async fn classify_unreached(
                 nodes[i].state =
                     NodeState::Down(format!("(no connection from this client; {why})"));
             }
-            return;
+            return false;
         }
     };
     let mut waiting = Vec::new();
@@ -615,6 +643,16 @@ async fn classify_unreached(
                 waiting.push((i, g.heartbeat));
             }
         }
+    }
+    if watch == Watch::No && !waiting.is_empty() {
+        for (i, _) in waiting {
+            nodes[i].state = NodeState::Down(
+                "(no connection from this client; not told apart from up but out of reach: \
+                 this run changes no schema)"
+                    .into(),
+            );
+        }
+        return true;
     }
     // Up when its heartbeat moves (each node beats every second).
     let deadline = tokio::time::Instant::now() + HEARTBEAT_WATCH;
@@ -640,6 +678,7 @@ async fn classify_unreached(
             HEARTBEAT_WATCH.as_secs()
         ));
     }
+    false
 }
 
 async fn replication(db: &Db, keyspace: &str) -> Result<Option<Replication>, DbError> {

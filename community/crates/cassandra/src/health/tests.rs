@@ -50,6 +50,7 @@ fn topo(nodes: Vec<NodeHealth>, replication: Option<Replication>) -> Topology {
         history_keyspace: "hist".into(),
         replication,
         managed: false,
+        unwatched: false,
     }
 }
 
