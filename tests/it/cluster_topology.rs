@@ -389,17 +389,29 @@ fn schema_disagreement_is_caught_before_ddl_and_can_be_waited_for() {
         });
         (child, err)
     };
-    // A signal ends the wait at once: exit 130, nothing ran.
-    let (waiting, err) = wait_healthy("interrupted.err");
-    signal(waiting.id(), "-INT");
-    let (code, out) = finish(waiting);
-    let text = format!("{out}{}", std::fs::read_to_string(&err).unwrap_or_default());
-    assert_eq!(code, 130, "{text}");
-    assert!(
-        text.contains("interrupted while waiting for the cluster to become healthy"),
-        "{text}"
-    );
-    assert!(!p.table_exists(p.ks(), "u"));
+    // Each way a run is stopped ends the wait at once: exit 130, nothing ran.
+    for (end, said) in [
+        ("-INT", "interrupted (SIGINT)"),
+        ("-TERM", "terminated (SIGTERM)"),
+        ("-HUP", "hung up (SIGHUP)"),
+        ("stdout", "standard output closed"),
+    ] {
+        let (mut waiting, err) = wait_healthy(&format!("stopped{end}.err"));
+        if end == "stdout" {
+            drop(waiting.stdout.take());
+        } else {
+            signal(waiting.id(), end);
+        }
+        let (code, out) = finish(waiting);
+        let text = format!("{out}{}", std::fs::read_to_string(&err).unwrap_or_default());
+        assert_eq!(code, 130, "{end}: {text}");
+        assert!(
+            text.contains(said)
+                && text.contains("interrupted while waiting for the cluster to become healthy"),
+            "{end}: {text}"
+        );
+        assert!(!p.table_exists(p.ks(), "u"));
+    }
     let (waiting, err) = wait_healthy("waiting.err");
     nodetool("2", &["enablegossip"]);
     nodetool("2", &["resetlocalschema"]);
