@@ -14,7 +14,7 @@ use cassachange_tests::{finish, signal, spawn, wait_for, DbProject};
 /// `CREATE TABLE IF NOT EXISTS c …; UPDATE c SET n = n + 1 …;` then `alters` schema
 /// changes that are safe to repeat: the counter moves once, early, and the script
 /// lasts long enough (tens of ms per ALTER) to be cut after it.
-fn counter_script(alters: usize) -> String {
+pub(crate) fn counter_script(alters: usize) -> String {
     let mut s = String::from(
         "CREATE TABLE IF NOT EXISTS c (k int PRIMARY KEY, n counter);\n\
          UPDATE c SET n = n + 1 WHERE k = 1;\n",

@@ -3,7 +3,8 @@
 //! `.zip`s unpacked as a user would, `--version` with and without the `.dll`, the
 //! plugin checks on the file's and the folder's DACL (Wine derives them from the Unix
 //! owner and mode bits), `validate`, and deploy, status and rollback against the local
-//! Cassandra node; the `win_amd64` wheels installed by pip.
+//! Cassandra node; Ctrl-C in the console inside a script that is not safe to repeat;
+//! the `win_amd64` wheels installed by pip.
 //!
 //! What Wine cannot show: a Windows symbolic link or junction (Wine presents a Unix link
 //! as the file itself), and the sharing modes that keep the checked file from being
@@ -13,8 +14,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use cassachange_tests::{db, python, DbProject, Output, Project};
+use cassachange_tests::{db, finish, python, wait_for, DbProject, Output, Project};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TARGET: &str = "x86_64-pc-windows-gnu";
@@ -358,4 +360,77 @@ fn windows_wheels_install_with_pip_and_load_the_plugin() {
         "{}",
         out.all()
     );
+}
+
+/// The Windows form of the stop promise (as `stops.rs` tests it on Linux): Ctrl-C in the
+/// console of a run inside a script that is not safe to repeat stops it between
+/// statements with exit 130, names the script and why a retry waits, releases the lock,
+/// and the next deploy stops at the script instead of running it again. Wine delivers
+/// Ctrl-C only on a console it made for a terminal, so Wine runs in a pseudo-terminal
+/// (`script`) and `ctrlevent.exe` (tests/windows/ctrlevent.c) presses Ctrl-C once the
+/// test creates its ready file.
+#[test]
+fn windows_ctrl_c_inside_a_counter_script_never_repeats_it_unasked() {
+    let win = WinInstall::new(false);
+    let mut p = DbProject::new(db::plain(), "winint", 1, "");
+    p.script("V1__count.cql", &crate::stops::counter_script(200))
+        .script(
+            "V2__after.cql",
+            "CREATE TABLE IF NOT EXISTS after (k int PRIMARY KEY);\n",
+        );
+    let dir = p.project.path().to_path_buf();
+    let (ready, output) = (dir.join("ready"), dir.join("run.out"));
+    let wrapper = dir.join("cassachange-ctrl-c");
+    let wine_path = |p: &Path| format!("Z:{}", p.display()).replace('/', "\\");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec script -qec \"WINEPREFIX='{}' WINEDEBUG=-all '{}' '{}' '{}' '{}' '{}' $*\" /dev/null\n",
+            env("CASSACHANGE_WINEPREFIX").display(),
+            env("CASSACHANGE_WINE").display(),
+            env("CASSACHANGE_WINE_CTRLEVENT").display(),
+            wine_path(&ready),
+            wine_path(&output),
+            wine_path(&win.app.join("cassachange.exe")),
+        ),
+    )
+    .unwrap();
+    chmod(&wrapper, 0o755);
+    let linux_bin = cassachange_tests::bin();
+    p.project.use_bin(wrapper);
+    let child = p
+        .project
+        .command(&["deploy"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for(Duration::from_secs(120), "the counter to move", || {
+        db::plain().counter(p.ks(), "c") >= 1
+    });
+    std::fs::write(&ready, "").unwrap();
+    let (code, terminal) = finish(child);
+    let text = std::fs::read_to_string(&output).unwrap_or_default();
+    assert_eq!(code, 130, "{text}\n(terminal: {terminal})");
+    assert!(
+        text.contains("interrupted (Ctrl-C)")
+            && text.contains("stopped V1__count.cql")
+            && text.contains("not safe to repeat"),
+        "the stop names the signal, the script and why a retry waits: {text}"
+    );
+    assert_eq!(db::plain().counter(p.ks(), "c"), 1, "{text}");
+
+    p.project.use_bin(linux_bin);
+    let out = p.run(&["repair", "--list"]);
+    assert!(out.stdout.contains("Deploy lock: free"), "{}", out.all());
+    let out = p.run(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains("[STOP]    V1__count.cql"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(db::plain().counter(p.ks(), "c"), 1, "not run again unasked");
+    assert!(!p.table_exists(p.ks(), "after"), "nothing after it ran");
 }

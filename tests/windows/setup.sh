@@ -10,6 +10,8 @@
 #   CASSACHANGE_WINE_SHIM      a test-only bcryptprimitives.dll (see bcryptprimitives.c):
 #                              Wine 8.0 lacks the DLL that Rust programs import; real
 #                              Windows 10+ has it and no artifact ships it
+#   CASSACHANGE_WINE_CTRLEVENT a test-only ctrlevent.exe (see ctrlevent.c) that presses
+#                              Ctrl-C in a run's console
 #
 # Installs what is missing: Debian's gcc-mingw-w64-x86-64 and wine64 (as root, with
 # apt-get; otherwise it says what to install), the rustup target.
@@ -49,6 +51,12 @@ if [[ ! -f $SHIM || $SRC -nt $SHIM ]]; then
   mkdir -p "$SHIM_DIR"
   x86_64-w64-mingw32-gcc -O2 -shared -s -o "$SHIM" "$SRC" -ladvapi32
 fi
+CTRLEVENT="$SHIM_DIR/ctrlevent.exe"
+SRC="$ROOT/tests/windows/ctrlevent.c"
+if [[ ! -f $CTRLEVENT || $SRC -nt $CTRLEVENT ]]; then
+  x86_64-w64-mingw32-gcc -O2 -Wall -municode -s -o "$CTRLEVENT" "$SRC"
+fi
+command -v script >/dev/null || { echo "tests/windows/setup.sh: needs script(1) (util-linux) for the Ctrl-C test" >&2; exit 2; }
 
 PREFIX="$CACHE/wine-prefix"
 if [[ ! -f $PREFIX/system.reg ]]; then
@@ -59,4 +67,4 @@ if [[ ! -f $PREFIX/system.reg ]]; then
   [[ -f $PREFIX/system.reg ]] || { echo "tests/windows/setup.sh: wineboot did not create $PREFIX" >&2; exit 1; }
 fi
 
-echo "export CASSACHANGE_WINDOWS_DIST='$DIST' CASSACHANGE_WINE='$WINE' CASSACHANGE_WINEPREFIX='$PREFIX' CASSACHANGE_WINE_SHIM='$SHIM'"
+echo "export CASSACHANGE_WINDOWS_DIST='$DIST' CASSACHANGE_WINE='$WINE' CASSACHANGE_WINEPREFIX='$PREFIX' CASSACHANGE_WINE_SHIM='$SHIM' CASSACHANGE_WINE_CTRLEVENT='$CTRLEVENT'"
