@@ -176,10 +176,15 @@ if [[ $GLIBC == native ]]; then
   linux_build() { cargo build "$@"; }
 else
   find_tools
-  BUILT="$CARGO_TARGET_DIR/$TARGET/$PROFILE_DIR"
+  # A target folder of its own: zig's linker is set for this machine's triple, which is
+  # also the build scripts' and proc macros' (host) triple, so sharing the folder with
+  # host or musl builds would relink every build script and rebuild the dependency tree
+  # on each switch (aws-lc-sys and all above it, every time).
+  ZIG_TARGET_DIR="$CARGO_TARGET_DIR/zig-glibc-$GLIBC"
+  BUILT="$ZIG_TARGET_DIR/$TARGET/$PROFILE_DIR"
   PLATFORM="manylinux_${GLIBC/./_}_$(uname -m)"
   [[ $GLIBC == 2.17 ]] && PLATFORM="$PLATFORM.manylinux2014_$(uname -m)"
-  linux_build() { "$ZIGBUILD" build --target "$TARGET.$GLIBC" "$@"; }
+  linux_build() { CARGO_TARGET_DIR="$ZIG_TARGET_DIR" "$ZIGBUILD" build --target "$TARGET.$GLIBC" "$@"; }
 fi
 
 log "cassachange $VERSION for $TARGET ($PROFILE, glibc $GLIBC)"
