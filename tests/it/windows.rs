@@ -118,6 +118,11 @@ impl WinInstall {
     }
 }
 
+/// `path` as a Windows program under Wine names it (Wine's Z: drive is the Unix root).
+fn wine_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -242,8 +247,8 @@ fn windows_plugin_checks_read_the_files_and_the_folders_dacl() {
     chmod(&elsewhere, 0o755);
     let moved = elsewhere.join("cassachange_enterprise.dll");
     std::fs::rename(&real, &moved).unwrap();
-    // As a Windows user writes it (Wine's Z: drive is the Unix root).
-    let moved = format!("Z:{}", moved.display()).replace('/', "\\");
+    // As a Windows user writes it.
+    let moved = wine_path(&moved);
     let out = Project::new()
         .with_bin(win.wrapper.clone())
         .run_with(&["--version"], &[("CASSACHANGE_PLUGIN", moved.as_str())]);
@@ -381,7 +386,6 @@ fn windows_ctrl_c_inside_a_counter_script_never_repeats_it_unasked() {
     let dir = p.project.path().to_path_buf();
     let (ready, output) = (dir.join("ready"), dir.join("run.out"));
     let wrapper = dir.join("cassachange-ctrl-c");
-    let wine_path = |p: &Path| format!("Z:{}", p.display()).replace('/', "\\");
     std::fs::write(
         &wrapper,
         format!(

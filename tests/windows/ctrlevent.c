@@ -21,10 +21,11 @@ static int fail(const char *what) {
     return 255;
 }
 
-/* Appends one argument to a command line, quoted as CommandLineToArgvW reads it. */
-static void append_arg(wchar_t *line, size_t cap, const wchar_t *arg) {
+/* Appends one argument to a command line, quoted as CommandLineToArgvW reads it;
+ * 0 when it does not fit. */
+static int append_arg(wchar_t *line, size_t cap, const wchar_t *arg) {
     size_t n = wcslen(line);
-    if (n + wcslen(arg) * 2 + 4 >= cap) return;
+    if (n + wcslen(arg) * 2 + 4 >= cap) return 0;
     if (n) line[n++] = L' ';
     line[n++] = L'"';
     for (const wchar_t *p = arg;; p++) {
@@ -40,6 +41,7 @@ static void append_arg(wchar_t *line, size_t cap, const wchar_t *arg) {
     }
     line[n++] = L'"';
     line[n] = 0;
+    return 1;
 }
 
 int wmain(int argc, wchar_t **argv) {
@@ -48,7 +50,11 @@ int wmain(int argc, wchar_t **argv) {
         return 255;
     }
     static wchar_t line[32768];
-    for (int i = 3; i < argc; i++) append_arg(line, sizeof line / sizeof line[0], argv[i]);
+    for (int i = 3; i < argc; i++)
+        if (!append_arg(line, sizeof line / sizeof line[0], argv[i])) {
+            fprintf(stderr, "ctrlevent: the command line is too long\n");
+            return 255;
+        }
 
     SECURITY_ATTRIBUTES inherit = { .nLength = sizeof inherit, .bInheritHandle = TRUE };
     HANDLE out = CreateFileW(argv[2], GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
